@@ -1,0 +1,5 @@
+"""`python -m seqflow ...` is the `seqflow` command."""
+
+from seqflow.cli import main
+
+main()

