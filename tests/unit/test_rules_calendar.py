@@ -18,20 +18,16 @@ WEEKDAYS = frozenset(range(5))
 H = 3600
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def office(tz: ZoneInfo = NY, **kw: object) -> Gates:
-    """Mon–Fri 08:00–17:00, begin 2026-01-01 UTC, no end, unless overridden."""
-    base: dict[str, object] = {
-        "tz": tz,
-        "begin": utc(2026, 1, 1),
-        "days": WEEKDAYS,
-        "start": 8 * H,
-        "stop": 17 * H,
-    }
-    return Gates(**(base | kw))  # type: ignore[arg-type]
+LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def office(begin: datetime = LONG_AGO, end: datetime | None = None) -> Gates:
+    """Mon–Fri 08:00–17:00 in New York."""
+    return Gates(tz=NY, begin=begin, end=end, days=WEEKDAYS, start=8 * H, stop=17 * H)
 
 
 # ---- send days and the window ---------------------------------------------------------------

@@ -51,6 +51,7 @@ CHANNEL_FIELD = {"email": "email", "sms": "phone"}
 TIMER_RANKS = {P_ENTER: RANK_ENTER, P_MOVE: RANK_MOVE, P_WAITING: RANK_DEADLINE}
 
 NEXT = Then(next=True)
+UNSUBSCRIBED = Then(exit="unsubscribed")
 CACHE_LIMIT = 50_000
 
 Entry = tuple[datetime, int, str, int, str, Any]
@@ -72,6 +73,8 @@ class Runtime:
         limits: Mapping[str, RateLimit | None] | None = None,
         state: SequenceState | None = None,
         enrollments: Iterable[Enrollment] = (),
+        now: datetime | None = None,
+        suppressed: Iterable[str] = (),
     ) -> None:
         self.template = template
         self.steps = {s.key: s for s in template.steps()}
@@ -82,6 +85,7 @@ class Runtime:
         self.gates = gates
         self.activated_at = activated_at
         self.contacts = dict(contacts)
+        self.suppressed = {a.strip().lower() for a in suppressed}  # unsubscribed addresses (SPEC §6)
         self.state = state or SequenceState(paused=gates.begin > activated_at)
         self.enr = {e.contact_id: e for e in enrollments}
         self.limiters = {ch: _limiter(ch, limits or {}, self.state) for ch in CHANNEL_FIELD}
@@ -91,7 +95,7 @@ class Runtime:
         self.wake: dict[str, datetime | None] = dict.fromkeys(CHANNEL_FIELD)
         self.heap: list[Entry] = []
         self.counter = itertools.count()
-        self.now = activated_at
+        self.now = now or activated_at
         self.rank = RANK_END
         self.actions: list[Action] = []
         self.rejected: list[Rejected] = []
@@ -100,6 +104,9 @@ class Runtime:
             self._arm(e)
         if gates.end is not None:
             self._push(gates.end, RANK_END, "", "end", None)
+        for ch, limiter in self.limiters.items():  # a restored queue needs its limiter awake
+            if self.queues[ch]:
+                self._ensure_wake(ch, self._next_open(limiter.available_at(self.now)))
 
     # ---- timeline -------------------------------------------------------------------------
     def _push(self, at: datetime, rank: int, key: str, kind: str, payload: Any) -> None:
@@ -302,6 +309,10 @@ class Runtime:
             e.phase, e.at = P_FAILED, None
             self._emit(e, "send_failed", e.step, channel=channel, reason=f"blank {CHANNEL_FIELD[channel]}")
             self._arm(e)
+            return
+        if str(address).strip().lower() in self.suppressed:
+            self._emit(e, "suppressed", e.step, channel=channel)
+            self._trigger(e, UNSUBSCRIBED)  # skipped, uses no slot; the enrollment exits
             return
         limiter.grant(self.now)
         self._send(e, channel)

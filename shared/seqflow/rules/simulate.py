@@ -15,8 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, fiel
 from seqflow.domain.activation import Activation
 from seqflow.domain.errors import format_validation_error
 from seqflow.domain.template import Template
-from seqflow.rules.calendar import ALL_DAYS, DAY, Gates
 from seqflow.rules.engine import Runtime
+from seqflow.rules.gates import gates_for, whole_seconds
 from seqflow.rules.state import VISIBLE, Action, Input
 
 EventType = Literal[
@@ -25,11 +25,6 @@ EventType = Literal[
 ]  # fmt: skip
 NEEDS_STEP = frozenset({"opened", "clicked", "replied", "bounced", "outcome", "move_next", "retry"})
 NO_CONTACT = frozenset({"pause", "resume", "end"})
-
-
-def whole_seconds(t: datetime) -> datetime:
-    """Times are whole seconds in UTC everywhere in the engine; a fraction is dropped."""
-    return t.astimezone(UTC).replace(microsecond=0)
 
 
 class Contact(BaseModel):
@@ -84,20 +79,6 @@ class Scenario(BaseModel):
         if dupes:
             raise ValueError(f"contacts: duplicate id(s) {', '.join(dupes)}")
         return self
-
-
-def gates_for(activation: Activation) -> Gates:
-    """The static open predicate of an activation: the one place settings become Gates."""
-    window = activation.send_window
-    days = activation.weekday_numbers if activation.send_days else ALL_DAYS
-    return Gates(
-        tz=activation.tz,
-        begin=whole_seconds(activation.begin_instant()),
-        end=whole_seconds(end) if (end := activation.end_instant()) else None,
-        days=frozenset(days),
-        start=window.start_seconds if window else 0,
-        stop=window.stop_seconds if window else DAY,
-    )
 
 
 def build_runtime(sc: Scenario) -> Runtime:

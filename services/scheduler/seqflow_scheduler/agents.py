@@ -1,0 +1,92 @@
+"""Thin consumers: decode (poison → DLQ), apply one intake handler in a transaction; and the ticker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from seqflow.clock import Clock
+from seqflow.messaging.codec import PoisonMessage, decode_payload
+from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
+from seqflow.service import SeqflowApp
+from seqflow_scheduler.db import SchedulerDb
+from seqflow_scheduler.intake import HANDLERS
+from seqflow_scheduler.tick import tick_one
+
+log = logging.getLogger("seqflow.scheduler")
+
+CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes")
+OUTBOX_BATCH = 500
+
+
+def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
+    for attr in CONSUMED:
+        _consumer(app, db, getattr(app.topic_names, attr))
+
+    @app.timer(interval=app.settings.tick_seconds)
+    async def ticker() -> None:
+        await run_ticks(app, db, clock)
+
+
+def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
+    channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
+
+    async def consume(stream: Any) -> None:
+        async for event in stream.events():
+            await handle(app, db, topic, event.key, event.value)
+
+    consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
+    app.agent(channel, name=consume.__name__)(consume)
+
+
+async def handle(
+    app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None, value: bytes | None
+) -> None:
+    env = await decode_or_dead_letter(app.publisher, topic, key, value)
+    if env is None:
+        return
+    handler = HANDLERS.get(env.type)
+    app.metrics.events_consumed.labels(topic).inc()
+    if handler is None:
+        return  # another consumer's message type on a shared topic
+    started = time.perf_counter()
+    try:
+        payload = decode_payload(env)
+        assert app.pool is not None
+        async with app.pool.acquire() as conn, conn.transaction():
+            await handler(conn, db, env, payload)  # type: ignore[operator]
+    except (PoisonMessage, ValueError) as exc:
+        await dead_letter(app.publisher, topic, key, value or b"", getattr(exc, "reason", str(exc)))
+        return
+    finally:
+        app.metrics.handler_seconds.labels(env.type).observe(time.perf_counter() - started)
+    log.debug("applied", extra={"event_id": str(env.id), "enrollment": env.key})
+
+
+async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> int:
+    """Advance every sequence with due work to now, then publish the outbox. Returns sequences run."""
+    if app.pool is None:
+        return 0
+    now, done = clock.now(), 0
+    async with app.pool.acquire() as conn:
+        while True:
+            async with conn.transaction():
+                result = await tick_one(conn, db, app.topic_names, app.settings.sms_from, now)
+            if result is None:
+                break
+            done += 1
+            await drain_outbox(app, db, conn)
+        await drain_outbox(app, db, conn)
+    return done
+
+
+async def drain_outbox(app: SeqflowApp, db: SchedulerDb, conn: Any) -> None:
+    while True:
+        async with conn.transaction():
+            rows = await db.take_outbox(conn, OUTBOX_BATCH)
+            for r in rows:
+                await app.publisher.send_raw(r["topic"], r["key"].encode(), bytes(r["value"]))
+            await app.publisher.flush()
+        if len(rows) < OUTBOX_BATCH:
+            return

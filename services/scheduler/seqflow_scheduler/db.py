@@ -1,0 +1,163 @@
+"""The scheduler's SQL: read copies, engine state, the inbox and the outbox (schema `scheduler`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from seqflow.rules.state import Enrollment, Input, SequenceState
+from seqflow_scheduler.snapshot import enrollment_from, enrollment_json, input_json, state_json
+
+
+@dataclass(frozen=True)
+class SequenceRow:
+    id: str
+    name: str
+    rollup_id: str
+    template: dict[str, Any]
+    activation: dict[str, Any]
+    primary_user: dict[str, Any]
+    activated_at: datetime
+    state: dict[str, Any]
+    advanced_to: datetime
+
+
+class SchedulerDb:
+    """Every query of the scheduler; `s` is the (possibly prefixed) schema name."""
+
+    def __init__(self, schema: str) -> None:
+        self.s = schema
+
+    # ---- read copies ----------------------------------------------------------------------
+    async def upsert_contact(self, c: asyncpg.Connection, contact_id: str, data: dict[str, Any]) -> None:
+        await c.execute(
+            f"INSERT INTO {self.s}.contacts (id, data) VALUES ($1, $2) "
+            "ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+            contact_id, json.dumps(data),
+        )  # fmt: skip
+
+    async def set_member(self, c: asyncpg.Connection, rollup_id: str, contact_id: str, present: bool) -> None:
+        await c.execute(
+            f"INSERT INTO {self.s}.members (rollup_id, contact_id, present) VALUES ($1, $2, $3) "
+            "ON CONFLICT (rollup_id, contact_id) DO UPDATE SET present = EXCLUDED.present",
+            rollup_id, contact_id, present,
+        )  # fmt: skip
+
+    async def present_members(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
+        rows = await c.fetch(
+            f"SELECT contact_id FROM {self.s}.members WHERE rollup_id = $1 AND present ORDER BY contact_id",
+            rollup_id,
+        )
+        return [r["contact_id"] for r in rows]
+
+    async def contacts(self, c: asyncpg.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        rows = await c.fetch(f"SELECT id, data FROM {self.s}.contacts WHERE id = ANY($1::text[])", list(ids))
+        return {r["id"]: json.loads(r["data"]) for r in rows}
+
+    async def suppressed(self, c: asyncpg.Connection, addresses: Iterable[str]) -> set[str]:
+        rows = await c.fetch(
+            f"SELECT address FROM {self.s}.suppressed WHERE address = ANY($1::text[])", list(addresses)
+        )
+        return {r["address"] for r in rows}
+
+    async def suppress(self, c: asyncpg.Connection, address: str) -> None:
+        await c.execute(
+            f"INSERT INTO {self.s}.suppressed (address) VALUES ($1) ON CONFLICT DO NOTHING", address
+        )
+
+    # ---- sequences ------------------------------------------------------------------------
+    async def create_sequence(self, c: asyncpg.Connection, row: SequenceRow, state: SequenceState) -> bool:
+        status = await c.execute(
+            f"INSERT INTO {self.s}.sequences (id, name, rollup_id, template, activation, primary_user, "
+            "activated_at, state, advanced_to, wake_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,$7) "
+            "ON CONFLICT (id) DO NOTHING",
+            row.id, row.name, row.rollup_id, json.dumps(row.template), json.dumps(row.activation),
+            json.dumps(row.primary_user), row.activated_at, state_json(state),
+        )  # fmt: skip
+        return bool(status.endswith("1"))
+
+    async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
+        rows = await c.fetch(
+            f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT ended", rollup_id
+        )
+        return [r["id"] for r in rows]
+
+    async def sequences_enrolling(self, c: asyncpg.Connection, contact_id: str) -> list[str]:
+        rows = await c.fetch(
+            f"SELECT sequence_id FROM {self.s}.enrollments WHERE contact_id = $1 AND NOT finished", contact_id
+        )
+        return [r["sequence_id"] for r in rows]
+
+    async def claim_due(self, c: asyncpg.Connection, now: datetime) -> SequenceRow | None:
+        """Lock one sequence with work due; other replicas skip it (FOR UPDATE SKIP LOCKED)."""
+        r = await c.fetchrow(
+            f"SELECT * FROM {self.s}.sequences WHERE wake_at <= $1 ORDER BY wake_at "
+            "LIMIT 1 FOR UPDATE SKIP LOCKED",
+            now,
+        )
+        if r is None:
+            return None
+        return SequenceRow(
+            r["id"], r["name"], r["rollup_id"], json.loads(r["template"]), json.loads(r["activation"]),
+            json.loads(r["primary_user"]), r["activated_at"], json.loads(r["state"]), r["advanced_to"],
+        )  # fmt: skip
+
+    async def save_sequence(
+        self, c: asyncpg.Connection, sequence_id: str, state: SequenceState, advanced_to: datetime,
+        wake_at: datetime | None,
+    ) -> None:  # fmt: skip
+        await c.execute(
+            f"UPDATE {self.s}.sequences SET state = $2, advanced_to = $3, wake_at = $4, ended = $5 WHERE id = $1",
+            sequence_id, state_json(state), advanced_to, wake_at, state.ended_at is not None,
+        )  # fmt: skip
+
+    async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
+        await c.execute(
+            f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1",
+            sequence_id, at,
+        )  # fmt: skip
+
+    # ---- enrollments ----------------------------------------------------------------------
+    async def open_enrollments(self, c: asyncpg.Connection, sequence_id: str) -> list[Enrollment]:
+        rows = await c.fetch(
+            f"SELECT state FROM {self.s}.enrollments WHERE sequence_id = $1 AND NOT finished", sequence_id
+        )
+        return [enrollment_from(r["state"]) for r in rows]
+
+    async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment]) -> None:
+        await c.executemany(
+            f"INSERT INTO {self.s}.enrollments (sequence_id, contact_id, state, finished) VALUES ($1,$2,$3,$4) "
+            "ON CONFLICT (sequence_id, contact_id) DO UPDATE SET state = EXCLUDED.state, finished = EXCLUDED.finished",
+            [(sequence_id, e.contact_id, enrollment_json(e), e.finished) for e in es],
+        )  # fmt: skip
+
+    # ---- inbox / outbox -------------------------------------------------------------------
+    async def add_input(self, c: asyncpg.Connection, sequence_id: str, event_id: str, inp: Input) -> None:
+        await c.execute(
+            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, input) VALUES ($1, $2, $3) "
+            "ON CONFLICT (sequence_id, event_id) DO NOTHING",
+            sequence_id, event_id, input_json(inp),
+        )  # fmt: skip
+        await self.wake(c, sequence_id, inp.at)
+
+    async def take_inputs(self, c: asyncpg.Connection, sequence_id: str) -> list[dict[str, Any]]:
+        rows = await c.fetch(
+            f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 RETURNING id, input", sequence_id
+        )
+        return [json.loads(r["input"]) for r in sorted(rows, key=lambda r: r["id"])]
+
+    async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:
+        if rows:
+            await c.executemany(f"INSERT INTO {self.s}.outbox (topic, key, value) VALUES ($1, $2, $3)", rows)
+
+    async def take_outbox(self, c: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+        return list(await c.fetch(
+            f"DELETE FROM {self.s}.outbox WHERE id IN (SELECT id FROM {self.s}.outbox ORDER BY id "
+            "LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, value",
+            limit,
+        ))  # fmt: skip

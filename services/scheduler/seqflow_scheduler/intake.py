@@ -1,0 +1,100 @@
+"""Consumed events → the scheduler's read copies and per-sequence inbox (applied at the next tick).
+
+Every handler is idempotent: inbox rows are unique per (sequence, event id), copies are upserts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from seqflow.domain.activation import Activation
+from seqflow.domain.template import Template
+from seqflow.messaging.base import ContactData
+from seqflow.messaging.engagement import Engagement, Unsubscribed
+from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
+from seqflow.messaging.outcomes import TaskAction
+from seqflow.messaging.rollup import ContactChanged, MemberAdded, MemberRemoved
+from seqflow.rules.gates import gates_for, whole_seconds
+from seqflow.rules.state import Input, SequenceState
+from seqflow_scheduler.db import SchedulerDb, SequenceRow
+
+
+def contact_fields(c: ContactData) -> dict[str, Any]:
+    return c.model_dump()
+
+
+async def on_member_added(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberAdded) -> None:
+    await db.upsert_contact(conn, p.contact.id, contact_fields(p.contact))
+    await db.set_member(conn, p.rollup_id, p.contact.id, True)
+    for seq in await db.sequences_on_rollup(conn, p.rollup_id):
+        await db.add_input(conn, seq, str(env.id), Input(whole_seconds(p.at), "member_added", p.contact.id))
+
+
+async def on_member_removed(
+    conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved
+) -> None:
+    await db.set_member(conn, p.rollup_id, p.contact_id, False)
+    for seq in await db.sequences_on_rollup(conn, p.rollup_id):
+        await db.add_input(conn, seq, str(env.id), Input(whole_seconds(p.at), p.how, p.contact_id))
+
+
+async def on_contact_changed(
+    conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: ContactChanged
+) -> None:
+    fields = contact_fields(p.contact)
+    await db.upsert_contact(conn, p.contact.id, fields)
+    for seq in await db.sequences_enrolling(conn, p.contact.id):
+        inp = Input(whole_seconds(p.at), "contact_updated", p.contact.id, fields=fields)
+        await db.add_input(conn, seq, str(env.id), inp)
+
+
+async def on_activated(
+    conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceActivated
+) -> None:
+    """Create the sequence's engine state and enter every contact on the rollup now."""
+    activation = Activation.model_validate(p.activation)
+    Template.model_validate(p.template)  # the API validated it; a bad copy is poison, not a crash later
+    at = whole_seconds(p.activated_at)
+    row = SequenceRow(p.sequence_id, p.name, p.rollup_id, p.template, p.activation,
+                      p.primary_user.model_dump(), at, {}, at)  # fmt: skip
+    state = SequenceState(paused=gates_for(activation).begin > at)
+    if not await db.create_sequence(conn, row, state):
+        return
+    for contact_id in await db.present_members(conn, p.rollup_id):
+        await db.add_input(
+            conn, p.sequence_id, f"{env.id}:{contact_id}", Input(at, "member_added", contact_id)
+        )
+
+
+async def on_changed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceChanged) -> None:
+    if p.action in ("pause", "resume", "end"):
+        await db.add_input(conn, p.sequence_id, str(env.id), Input(whole_seconds(p.at), p.action))
+
+
+async def on_task_action(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: TaskAction) -> None:
+    inp = Input(whole_seconds(p.at), p.action, p.contact_id, p.step, p.outcome)
+    await db.add_input(conn, p.sequence_id, str(env.id), inp)
+
+
+async def on_engagement(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: Engagement) -> None:
+    inp = Input(whole_seconds(p.at), p.kind, p.contact_id, p.step)
+    await db.add_input(conn, p.sequence_id, str(env.id), inp)
+
+
+async def on_unsubscribed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: Unsubscribed) -> None:
+    await db.suppress(conn, p.address.strip().lower())
+
+
+HANDLERS = {
+    "member_added": on_member_added,
+    "member_removed": on_member_removed,
+    "contact_changed": on_contact_changed,
+    "sequence_activated": on_activated,
+    "sequence_changed": on_changed,
+    "task_action": on_task_action,
+    "engagement": on_engagement,
+    "unsubscribed": on_unsubscribed,
+}

@@ -1,0 +1,113 @@
+"""The scheduler service on the real broker and PostgreSQL, driven by a file clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.kafka import Collector, produce, wait_for
+
+from seqflow.clock import FileClock, set_file_clock
+from seqflow.devstack import free_port
+from seqflow.messaging.base import ContactData, UserRef
+from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
+from seqflow.messaging.outcomes import TaskAction
+from seqflow.messaging.rollup import MemberAdded
+from seqflow.service import SeqflowApp
+from seqflow.settings import Settings
+from seqflow_scheduler.app import create_app
+
+T0 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday 09:00 in New York
+
+TEMPLATE: dict[str, Any] = {
+    "name": "path", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "intro", "type": "auto_email",
+         "email": {"from_alias": "alice@agency.example", "subject": "Hi {{first_name}}", "body": "Hello"}},
+        {"key": "call", "type": "call", "script": "Hi {{first_name}}", "conditions": [
+            {"when": "Connected", "then": {"next": True}},
+            {"when": "Left voicemail", "then": {"next": True}}]},
+        {"key": "bump", "type": "auto_sms", "delay": "P1D", "sms": {"body": "Hi {{first_name}}"}}]}],
+}  # fmt: skip
+ACTIVATION = {"name": "Path", "begin": "2026-12-01", "timezone": "America/New_York",
+              "send_window": {"start": "08:00", "stop": "17:00"}, "primary_user": "alice"}  # fmt: skip
+
+
+@pytest.fixture
+async def scheduler(broker: str, topic_prefix: str, pg_dsn: str, schema_prefix: str, file_clock: FileClock,
+                    tmp_path: Path) -> AsyncIterator[SeqflowApp]:  # fmt: skip
+    env = {"SEQFLOW_KAFKA_BOOTSTRAP": broker, "SEQFLOW_TOPIC_PREFIX": topic_prefix,
+           "SEQFLOW_DATABASE_URL": pg_dsn, "SEQFLOW_SCHEMA_PREFIX": schema_prefix,
+           "SEQFLOW_CLOCK": f"file:{file_clock.path}", "SEQFLOW_WEB_PORT": str(free_port()),
+           "SEQFLOW_TICK_SECONDS": "0.1", "SEQFLOW_DATADIR": str(tmp_path)}  # fmt: skip
+    app = create_app(Settings.from_env("scheduler", env))
+    await app.start()
+    try:
+        await wait_for(lambda: app.is_ready, what="scheduler ready")
+        yield app
+    finally:
+        await app.stop()
+
+
+async def test_activation_sends_the_email_then_shows_the_call_and_moves_on_when_marked(
+    broker: str, scheduler: SeqflowApp, file_clock: FileClock
+) -> None:
+    t = scheduler.topic_names
+    sends = await Collector(broker, t.due_sends).start()
+    tasks = await Collector(broker, t.due_tasks).start()
+    try:
+        ada = ContactData(id="c1", first_name="Ada", email="ada@x.example", phone="+15550001")
+        await produce(
+            broker,
+            t.rollup_membership,
+            [("member_added", "c1", MemberAdded(rollup_id="r1", contact=ada, at=T0), T0)],
+        )
+        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+        act = SequenceActivated(sequence_id="s1", name="Path", rollup_id="r1", template=TEMPLATE,
+                                activation=ACTIVATION, primary_user=user, activated_at=T0)  # fmt: skip
+        await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s1", act, T0)])
+        sent = await wait_for(lambda: sends.of("send_requested", contact_id="c1", step="intro"), what="email")
+        assert sent[0].payload["subject"] == "Hi Ada" and sent[0].payload["to"] == "ada@x.example"
+        call = await wait_for(lambda: tasks.of("task_due", contact_id="c1", step="call"), what="call task")
+        assert call[0].payload["script"] == "Hi Ada"
+        assert call[0].payload["outcomes"] == ["Connected", "Left voicemail"]
+        mark = TaskAction(sequence_id="s1", contact_id="c1", step="call", action="outcome",
+                          outcome="Connected", user="alice", at=T0 + timedelta(minutes=5))  # fmt: skip
+        set_file_clock(file_clock.path, T0 + timedelta(minutes=5))
+        await produce(broker, t.tasks_outcomes, [("task_action", "s1:c1", mark, T0 + timedelta(minutes=5))])
+        set_file_clock(file_clock.path, T0 + timedelta(days=1, minutes=5))
+        sms = await wait_for(lambda: sends.of("send_requested", contact_id="c1", step="bump"), what="sms")
+        assert sms[0].payload["at"] == "2026-12-02T14:05:00Z" and sms[0].payload["to"] == "+15550001"
+    finally:
+        await sends.stop()
+        await tasks.stop()
+
+
+async def test_nothing_is_sent_while_the_sequence_is_paused(
+    broker: str, scheduler: SeqflowApp, file_clock: FileClock
+) -> None:
+    t = scheduler.topic_names
+    sends = await Collector(broker, t.due_sends).start()
+    try:
+        ada = ContactData(id="c1", first_name="Ada", email="ada@x.example")
+        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+        future = {**ACTIVATION, "begin": "2026-12-03"}
+        act = SequenceActivated(sequence_id="s2", name="Later", rollup_id="r2", template=TEMPLATE,
+                                activation=future, primary_user=user, activated_at=T0)  # fmt: skip
+        await produce(
+            broker,
+            t.rollup_membership,
+            [("member_added", "c1", MemberAdded(rollup_id="r2", contact=ada, at=T0), T0)],
+        )
+        await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s2", act, T0)])
+        set_file_clock(file_clock.path, T0 + timedelta(days=3))
+        resume = SequenceChanged(sequence_id="s2", action="resume", at=T0 + timedelta(days=3))
+        await produce(
+            broker, t.sequence_lifecycle, [("sequence_changed", "s2", resume, T0 + timedelta(days=3))]
+        )
+        sent = await wait_for(lambda: sends.of("send_requested", contact_id="c1"), what="email after resume")
+        assert sent[0].payload["at"] == "2026-12-04T14:00:00Z"
+    finally:
+        await sends.stop()
