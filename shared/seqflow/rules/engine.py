@@ -47,6 +47,7 @@ from seqflow.rules.state import (
 GATE_INPUTS = frozenset({"pause", "resume", "member_removed", "member_added", "remove_from_sequence"})
 ENGAGEMENTS = frozenset({"opened", "clicked", "replied", "bounced"})
 CHANNEL_FIELD = {"email": "email", "sms": "phone"}
+SENT = {"email": "email_sent", "sms": "sms_sent"}
 
 TIMER_RANKS = {P_ENTER: RANK_ENTER, P_MOVE: RANK_MOVE, P_WAITING: RANK_DEADLINE}
 
@@ -54,7 +55,7 @@ NEXT = Then(next=True)
 UNSUBSCRIBED = Then(exit="unsubscribed")
 CACHE_LIMIT = 50_000
 
-Entry = tuple[datetime, int, str, int, str, Any]
+Entry = tuple[datetime, int, str, int, str, Any, int]  # at, rank, order key, seq, kind, payload, version
 
 
 def is_blank(value: object) -> bool:
@@ -75,10 +76,15 @@ class Runtime:
         enrollments: Iterable[Enrollment] = (),
         now: datetime | None = None,
         suppressed: Iterable[str] = (),
+        keep: frozenset[str] | None = None,
     ) -> None:
+        """`keep`: record only these actions (the simulator prints a few; services want all)."""
         self.template = template
         self.steps = {s.key: s for s in template.steps()}
         self.auto = {s.key: s.is_auto for s in template.steps()}
+        self.ncm = {s.key: s.no_condition_met for s in template.steps()}
+        self.channel = {s.key: s.channel for s in template.steps()}
+        self.keep = keep
         self._moves: dict[tuple[str, int], tuple[str, str | None]] = {}
         self._open_cache: dict[datetime, datetime | None] = {}
         self._after_cache: dict[tuple[datetime, int], datetime] = {}
@@ -110,7 +116,7 @@ class Runtime:
 
     # ---- timeline -------------------------------------------------------------------------
     def _push(self, at: datetime, rank: int, key: str, kind: str, payload: Any) -> None:
-        heapq.heappush(self.heap, (at, rank, key, next(self.counter), kind, payload))
+        heapq.heappush(self.heap, (at, rank, key, next(self.counter), kind, payload, 0))
 
     def _arm(self, e: Enrollment) -> None:
         """Record a change of e; (re)schedule its timer. Older timers of e go stale by version."""
@@ -123,9 +129,7 @@ class Runtime:
             rank = RANK_DUE_SEND if self.auto[e.step] else RANK_TASK
         elif (rank := TIMER_RANKS.get(phase, -1)) < 0:
             return
-        heapq.heappush(
-            self.heap, (e.at, rank, e.contact_id, next(self.counter), "enr", (e.contact_id, e.version))
-        )
+        heapq.heappush(self.heap, (e.at, rank, e.contact_id, next(self.counter), "enr", e, e.version))
 
     def submit(self, inp: Input) -> None:
         rank = RANK_END if inp.type == "end" else RANK_GATE if inp.type in GATE_INPUTS else RANK_INPUT
@@ -137,14 +141,15 @@ class Runtime:
 
     def advance(self, until: datetime) -> None:
         while self.heap and self.heap[0][0] <= until:
-            at, self.rank, _, _, kind, payload = heapq.heappop(self.heap)
+            at, self.rank, _, _, kind, payload, version = heapq.heappop(self.heap)
             self.now = at
-            if kind == "input":
+            if kind == "enr":
+                if payload.version == version and self.state.ended_at is None:
+                    self._on_timer(payload)
+            elif kind == "input":
                 self._on_input(payload)
             elif self.state.ended_at is not None:
                 continue
-            elif kind == "enr":
-                self._on_timer(*payload)
             elif kind == "limiter":
                 self._on_limiter(payload, at)
             elif kind == "end":
@@ -174,8 +179,8 @@ class Runtime:
 
     # ---- timers ---------------------------------------------------------------------------
     def _emit(self, e: Enrollment | None, action: str, step: str | None = None, **detail: Any) -> None:
-        contact = e.contact_id if e else ""
-        self.actions.append(Action(self.now, contact, step, action, detail))
+        if self.keep is None or action in self.keep:
+            self.actions.append(Action(self.now, e.contact_id if e else "", step, action, detail))
 
     def _closed(self, e: Enrollment) -> bool:
         return self.state.paused or e.removed
@@ -184,9 +189,8 @@ class Runtime:
         e.held = True
         self.dirty.add(e.contact_id)
 
-    def _on_timer(self, contact_id: str, version: int) -> None:
-        e = self.enr.get(contact_id)
-        if e is None or e.version != version or e.finished:
+    def _on_timer(self, e: Enrollment) -> None:
+        if e.finished:
             return
         if e.phase == P_WAITING:  # a deadline is a trigger, not an action: pauses do not hold it
             self._deadline(e)
@@ -225,7 +229,7 @@ class Runtime:
                 self._emit(e, "task_due", e.step, type=step.type, priority=step.priority)
             self._arm(e)
             return
-        channel = step.channel
+        channel = self.channel[e.step]
         assert channel is not None
         e.phase, e.due, e.at = P_QUEUED, self.now, None
         self._arm(e)
@@ -234,7 +238,7 @@ class Runtime:
 
     def _deadline(self, e: Enrollment) -> None:
         assert e.step is not None
-        cond = self.steps[e.step].no_condition_met
+        cond = self.ncm[e.step]
         assert cond is not None
         self._trigger(e, cond.then)
 
@@ -286,11 +290,11 @@ class Runtime:
         while queue:
             due, contact_id, key = queue[0]
             e = self.enr.get(contact_id)
-            if e is None or e.finished or e.phase != P_QUEUED or e.step != key or e.due != due:
-                heapq.heappop(queue)  # stale: the enrollment moved on
+            if e is None or e.phase != P_QUEUED or e.step != key or e.due != due:
+                heapq.heappop(queue)  # stale: the enrollment moved on (finished ones are P_DONE)
             elif e.removed:
                 skipped.append(heapq.heappop(queue))  # a paused enrollment does not hold others back
-            elif limiter.available_at(at) > at:
+            elif not limiter.has_room(at):
                 blocked = True
                 break
             else:
@@ -310,7 +314,7 @@ class Runtime:
             self._emit(e, "send_failed", e.step, channel=channel, reason=f"blank {CHANNEL_FIELD[channel]}")
             self._arm(e)
             return
-        if str(address).strip().lower() in self.suppressed:
+        if self.suppressed and str(address).strip().lower() in self.suppressed:
             self._emit(e, "suppressed", e.step, channel=channel)
             self._trigger(e, UNSUBSCRIBED)  # skipped, uses no slot; the enrollment exits
             return
@@ -323,11 +327,11 @@ class Runtime:
         e.sent_at, e.steps_done = self.now, e.steps_done + 1
         if e.step not in e.sent_steps:
             e.sent_steps.append(e.step)
-        self._emit(e, f"{channel}_sent", e.step, attempt=e.attempt)
+        self._emit(e, SENT[channel], e.step, attempt=e.attempt)
         if not step.conditions:
             self._trigger(e, NEXT)
             return
-        cond = step.no_condition_met
+        cond = self.ncm[e.step]
         assert cond is not None and cond.within is not None
         e.phase, e.at = P_WAITING, self._after(self.now, cond.within)
         self._emit(e, "waiting", e.step, deadline=e.at)
@@ -404,7 +408,7 @@ class Runtime:
         if e.held and not self.state.paused and not e.finished:
             self._unhold(e)
         if e.phase == P_QUEUED and e.step is not None:
-            channel = self.steps[e.step].channel
+            channel = self.channel[e.step]
             assert channel is not None
             self._ensure_wake(channel, self._next_open(self.now))
         self.dirty.add(e.contact_id)

@@ -21,6 +21,10 @@ class SlidingWindow:
             return t
         return max(t, self.grants[0] + self.per)
 
+    def has_room(self, t: datetime) -> bool:
+        """available_at(t) == t, without building the answer (the limiter's hot loop)."""
+        return len(self.grants) < self.count or self.grants[0] + self.per <= t
+
     def grant(self, t: datetime) -> None:
         self.grants.append(t)
 
@@ -31,6 +35,9 @@ class Unlimited(SlidingWindow):
 
     def available_at(self, t: datetime) -> datetime:
         return t
+
+    def has_room(self, t: datetime) -> bool:
+        return True
 
     def grant(self, t: datetime) -> None:
         return None

@@ -7,6 +7,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from operator import itemgetter
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -86,7 +87,7 @@ def build_runtime(sc: Scenario) -> Runtime:
     limits = sc.activation.rate_limits
     contacts = {c.id: c.model_dump() for c in [*sc.contacts, *sc.later_contacts]}
     rt = Runtime(sc.template, gates_for(sc.activation), activated_at, contacts,
-                 limits={"email": limits.email, "sms": limits.sms} if limits else None)  # fmt: skip
+                 limits={"email": limits.email, "sms": limits.sms} if limits else None, keep=VISIBLE)  # fmt: skip
     for c in sc.contacts:
         rt.submit(Input(activated_at, "member_added", c.id))
     return rt
@@ -99,10 +100,8 @@ def run(sc: Scenario) -> tuple[list[Action], list[str]]:
     for ev in sc.events:
         rt.submit(ev.to_input())
     rt.advance(until)
-    actions = sorted(
-        (a for a in rt.actions if a.action in VISIBLE and a.at <= until),
-        key=lambda a: (a.at, a.contact, a.step or "", a.action),
-    )
+    # Visible actions always name a step, so the first four fields sort without ties on None.
+    actions = sorted((a for a in rt.actions if a.at <= until), key=itemgetter(0, 1, 2, 3))
     warnings = [f"ignored {r.input.type} at {_iso(r.input.at)} for {r.input.contact or 'the sequence'}"
                 f"{' step ' + r.input.step if r.input.step else ''}: {r.reason}" for r in rt.rejected]  # fmt: skip
     return actions, warnings

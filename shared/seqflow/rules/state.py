@@ -21,12 +21,10 @@ P_MOVE = "move"  # a move was triggered; it lands at `at`
 P_DONE = "done"
 
 # Simulator-visible actions (SPEC §8)
-VISIBLE = frozenset(
-    {"entered", "email_sent", "sms_sent", "send_failed", "task_due", "completed", "exited", "ended"}
-)
+VISIBLE = frozenset({"entered", "email_sent", "sms_sent", "send_failed", "task_due", "completed", "exited", "ended"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Enrollment:
     contact_id: str
     status: str = PENDING
