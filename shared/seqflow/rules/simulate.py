@@ -7,8 +7,8 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from operator import itemgetter
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
