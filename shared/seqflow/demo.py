@@ -106,12 +106,12 @@ def progress(row: dict[str, Any]) -> str:
     done = row.get("completed", 0)
     bar = "#" * (30 * done // CONTACTS)
     return (f"[{bar:<30}] completed {done}/{CONTACTS}  emails {row.get('emails_sent', 0)}  "
-            f"sms {row.get('sms_sent', 0)}  tasks to do {row.get('todo_tasks', 0)}")  # fmt: skip
+            f"sms {row.get('sms_sent', 0)}  tasks to do {row.get('tasks_todo', 0)}")  # fmt: skip
 
 
 def report(row: dict[str, Any], elapsed: float) -> str:
-    keys = ["state", "active", "completed", "exited", "todo_tasks", "completed_tasks", "emails_sent", "sms_sent",
-            "open_rate", "click_rate", "reply_rate", "bounce_rate"]  # fmt: skip
+    keys = ["state", "active", "completed", "exited", "tasks_todo", "tasks_completed", "emails_sent", "sms_sent",
+            "open_pct", "click_pct", "reply_pct", "bounce_pct"]  # fmt: skip
     lines = [f"Overview of {row.get('name', 'the demo sequence')} after {elapsed:.0f}s:"]
     lines += [f"  {k:<16} {row.get(k)}" for k in keys if k in row]
     return "\n".join(lines)

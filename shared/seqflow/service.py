@@ -63,6 +63,7 @@ class SeqflowApp(faust.App):
 
 
 def build_app(name: str, settings: Settings, registry: CollectorRegistry) -> SeqflowApp:
+    Path(settings.datadir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = SeqflowApp(name, settings, registry, **faust_options(name, settings))
     app.on_rebalance_complete.connect(_mark_consumer_ready)
     _add_views(app)

@@ -58,9 +58,7 @@ class Collector:
             self.items.append(decode(msg.value))
 
     def of(self, type_: str, **match: Any) -> list[Envelope]:
-        return [
-            e for e in self.items if e.type == type_ and all(e.payload.get(k) == v for k, v in match.items())
-        ]
+        return [e for e in self.items if e.type == type_ and all(e.payload.get(k) == v for k, v in match.items())]
 
     async def stop(self) -> None:
         if self._task:

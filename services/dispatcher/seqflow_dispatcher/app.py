@@ -1,0 +1,31 @@
+"""Build the dispatcher faust app: database, ledger store, clock, sends metric and the two agents."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from seqflow.clock import make_clock
+from seqflow.messaging import catalog  # noqa: F401 - registers every message type with the codec
+from seqflow.service import SeqflowApp, build_app
+from seqflow.settings import Settings
+from seqflow_dispatcher.agents import register_agents
+from seqflow_dispatcher.channels import RetryPolicy
+from seqflow_dispatcher.db import DispatchStore
+from seqflow_dispatcher.handlers import Wiring
+
+SERVICE = "dispatcher"
+DEFAULT_RETRY = RetryPolicy()
+
+
+def create_app(
+    settings: Settings, registry: CollectorRegistry | None = None, retry: RetryPolicy = DEFAULT_RETRY
+) -> SeqflowApp:
+    registry = registry or CollectorRegistry()
+    app = build_app(SERVICE, settings, registry)
+    app.use_database(settings.database_url)
+    sends_total = Counter(
+        "seqflow_sends_total", "Sends by channel and final status", ["channel", "status"], registry=registry
+    )
+    store = DispatchStore(settings.schema_name("dispatcher"))
+    register_agents(app, Wiring(settings, store, make_clock(settings.clock), sends_total, retry))
+    return app

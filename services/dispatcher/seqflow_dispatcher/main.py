@@ -1,0 +1,14 @@
+"""`seqflow dispatcher`: run the dispatcher worker until stopped."""
+
+from __future__ import annotations
+
+from seqflow.logs import configure_logging
+from seqflow.service import run_worker
+from seqflow.settings import Settings
+from seqflow_dispatcher.app import SERVICE, create_app
+
+
+def run(settings: Settings) -> int:
+    configure_logging(SERVICE, settings.log_level)
+    run_worker(create_app(settings))
+    return 0

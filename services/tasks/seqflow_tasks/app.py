@@ -1,0 +1,35 @@
+"""Build the tasks faust app: database, store, clock, the five consumers and the public HTTP API."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry
+
+from seqflow.clock import make_clock
+from seqflow.service import SeqflowApp, build_app
+from seqflow.settings import Settings
+from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /docs
+from seqflow_tasks.agents import register_agents
+from seqflow_tasks.api import Deps, install
+from seqflow_tasks.db import Store
+
+SERVICE = "tasks"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> SeqflowApp:
+    app = build_app(SERVICE, settings, registry or CollectorRegistry())
+    app.use_database(settings.database_url)
+    store = Store(settings.schema_name("tasks"))
+    register_agents(app, store)
+    install(app, Deps(app, store, make_clock(settings.clock)))
+
+    @app.task
+    async def bootstrap_admin() -> None:
+        """The built-in admin user (id `admin`) carries `settings.admin_token`."""
+        assert app.pool is not None
+        async with app.pool.acquire() as c:
+            await store.upsert_admin(c, settings.admin_token)
+
+    return app

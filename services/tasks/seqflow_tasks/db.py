@@ -1,0 +1,361 @@
+"""Every SQL statement of the tasks service ($n parameters; `{schema}` is the service schema)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from seqflow.db.migrate import render
+
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Row = dict[str, Any]
+JSON_COLUMNS = ("body", "data", "template", "activation", "outcomes")
+
+
+def row(record: asyncpg.Record | None) -> Row | None:
+    """A record as a dict, jsonb columns parsed."""
+    if record is None:
+        return None
+    out = dict(record)
+    for col in JSON_COLUMNS:
+        if isinstance(out.get(col), str):
+            out[col] = json.loads(out[col])
+    return out
+
+
+def rows(records: Sequence[asyncpg.Record]) -> list[Row]:
+    return [r for r in (row(x) for x in records) if r is not None]
+
+
+class Store:
+    """The tasks schema; each method is one statement."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._sql: dict[str, str] = {}
+
+    def q(self, sql: str) -> str:
+        if sql not in self._sql:
+            self._sql[sql] = render(sql, self.schema)
+        return self._sql[sql]
+
+    # ---- idempotency -------------------------------------------------------------------------
+    async def first_time(self, c: Conn, event_id: UUID) -> bool:
+        """Record an event id; False when it was processed before."""
+        sql = "INSERT INTO {schema}.processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING"
+        return str(await c.execute(self.q(sql), event_id)).endswith(" 1")
+
+    # ---- users -------------------------------------------------------------------------------
+    async def user_by_token(self, c: Conn, token: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.users WHERE token = $1"), token))
+
+    async def user(self, c: Conn, user_id: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.users WHERE id = $1"), user_id))
+
+    async def users(self, c: Conn, ids: Sequence[str]) -> list[Row]:
+        return rows(await c.fetch(self.q("SELECT * FROM {schema}.users WHERE id = ANY($1)"), list(ids)))
+
+    async def insert_user(self, c: Conn, u: Row) -> bool:
+        sql = (
+            "INSERT INTO {schema}.users (id, name, email, permissions, token) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT DO NOTHING"
+        )
+        args = (u["id"], u["name"], u["email"], list(u["permissions"]), u["token"])
+        return str(await c.execute(self.q(sql), *args)).endswith(" 1")
+
+    async def upsert_admin(self, c: Conn, token: str) -> None:
+        sql = (
+            "INSERT INTO {schema}.users (id, name, email, permissions, token)"
+            " VALUES ('admin', 'Administrator', 'admin@localhost', ARRAY['admin'], $1)"
+            " ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, permissions = EXCLUDED.permissions"
+        )
+        await c.execute(self.q(sql), token)
+
+    # ---- templates ---------------------------------------------------------------------------
+    async def insert_template(self, c: Conn, tid: str, body: Row, now: datetime) -> Row:
+        sql = (
+            "INSERT INTO {schema}.templates (id, name, owner, body, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4::jsonb, $5, $5) RETURNING *"
+        )
+        rec = await c.fetchrow(self.q(sql), tid, body["name"], body["owner"], json.dumps(body), now)
+        return row(rec) or {}
+
+    async def update_template(self, c: Conn, tid: str, body: Row, now: datetime) -> Row | None:
+        sql = (
+            "UPDATE {schema}.templates SET name = $2, owner = $3, body = $4::jsonb, updated_at = $5"
+            " WHERE id = $1 RETURNING *"
+        )
+        return row(await c.fetchrow(self.q(sql), tid, body["name"], body["owner"], json.dumps(body), now))
+
+    async def template(self, c: Conn, tid: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.templates WHERE id = $1"), tid))
+
+    async def templates(self, c: Conn) -> list[Row]:
+        return rows(await c.fetch(self.q("SELECT * FROM {schema}.templates ORDER BY created_at, id")))
+
+    # ---- rollups, contacts, members ----------------------------------------------------------
+    async def insert_rollup(self, c: Conn, rid: str, name: str, now: datetime) -> None:
+        sql = "INSERT INTO {schema}.rollups (id, name, created_at) VALUES ($1, $2, $3)"
+        await c.execute(self.q(sql), rid, name, now)
+
+    async def rollup(self, c: Conn, rid: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.rollups WHERE id = $1"), rid))
+
+    async def members(self, c: Conn, rid: str) -> list[Row]:
+        sql = (
+            "SELECT m.contact_id, m.active, m.how, m.at, c.data FROM {schema}.members m"
+            " LEFT JOIN {schema}.contacts c ON c.id = m.contact_id WHERE m.rollup_id = $1 ORDER BY m.contact_id"
+        )
+        return rows(await c.fetch(self.q(sql), rid))
+
+    async def upsert_contact(self, c: Conn, contact: Row, at: datetime) -> None:
+        sql = (
+            "INSERT INTO {schema}.contacts (id, data, updated_at) VALUES ($1, $2::jsonb, $3)"
+            " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at"
+            " WHERE {schema}.contacts.updated_at <= EXCLUDED.updated_at"
+        )
+        await c.execute(self.q(sql), contact["id"], json.dumps(contact), at)
+
+    async def contact(self, c: Conn, cid: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.contacts WHERE id = $1"), cid))
+
+    async def existing_contacts(self, c: Conn, ids: Sequence[str]) -> set[str]:
+        sql = "SELECT id FROM {schema}.contacts WHERE id = ANY($1)"
+        return {r["id"] for r in await c.fetch(self.q(sql), list(ids))}
+
+    async def set_member(self, c: Conn, rid: str, cid: str, active: bool, how: str | None, at: datetime) -> None:
+        sql = (
+            "INSERT INTO {schema}.members (rollup_id, contact_id, active, how, at) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (rollup_id, contact_id) DO UPDATE SET active = $3, how = $4, at = $5"
+        )
+        await c.execute(self.q(sql), rid, cid, active, how, at)
+
+    # ---- sequences ---------------------------------------------------------------------------
+    async def sequence(self, c: Conn, sid: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.sequences WHERE id = $1"), sid))
+
+    async def sequences(self, c: Conn, ids: Sequence[str] | None = None) -> list[Row]:
+        if ids is None:
+            return rows(await c.fetch(self.q("SELECT * FROM {schema}.sequences ORDER BY activated_at, id")))
+        sql = "SELECT * FROM {schema}.sequences WHERE id = ANY($1) ORDER BY activated_at, id"
+        return rows(await c.fetch(self.q(sql), list(ids)))
+
+    async def sequence_named(self, c: Conn, name: str) -> Row | None:
+        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.sequences WHERE name = $1"), name))
+
+    async def sequence_on_rollup(self, c: Conn, rid: str) -> Row | None:
+        sql = "SELECT * FROM {schema}.sequences WHERE rollup_id = $1 AND state <> 'ended' LIMIT 1"
+        return row(await c.fetchrow(self.q(sql), rid))
+
+    async def insert_sequence(self, c: Conn, s: Row) -> None:
+        sql = (
+            "INSERT INTO {schema}.sequences (id, name, rollup_id, template_id, template, activation,"
+            " primary_user, team, timezone, begin_at, state, activated_at)"
+            " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11, $12)"
+        )
+        await c.execute(
+            self.q(sql), s["id"], s["name"], s["rollup_id"], s["template_id"], json.dumps(s["template"]),
+            json.dumps(s["activation"]), s["primary_user"], list(s["team"]), s["timezone"], s["begin_at"],
+            s["state"], s["activated_at"],
+        )  # fmt: skip
+
+    async def set_sequence_state(self, c: Conn, sid: str, state: str, at: datetime) -> None:
+        sql = (
+            "UPDATE {schema}.sequences SET state = $2,"
+            " resumed_at = CASE WHEN $2 = 'active' AND state = 'paused' THEN $3 ELSE resumed_at END,"
+            " ended_at = CASE WHEN $2 = 'ended' THEN coalesce(ended_at, $3) ELSE ended_at END"
+            " WHERE id = $1 AND state <> 'ended'"
+        )
+        await c.execute(self.q(sql), sid, state, at)
+
+    async def archive_sequence(self, c: Conn, sid: str) -> None:
+        await c.execute(self.q("UPDATE {schema}.sequences SET archived = true WHERE id = $1"), sid)
+
+    async def update_sequence_settings(self, c: Conn, sid: str, activation: Row, team: list[str]) -> None:
+        sql = "UPDATE {schema}.sequences SET activation = $2::jsonb, team = $3 WHERE id = $1"
+        await c.execute(self.q(sql), sid, json.dumps(activation), team)
+
+    async def update_sequence_template(self, c: Conn, sid: str, template: Row) -> None:
+        sql = "UPDATE {schema}.sequences SET template = $2::jsonb WHERE id = $1"
+        await c.execute(self.q(sql), sid, json.dumps(template))
+
+    # ---- enrollments -------------------------------------------------------------------------
+    async def enrollment(self, c: Conn, sid: str, cid: str) -> Row | None:
+        sql = "SELECT * FROM {schema}.enrollments WHERE sequence_id = $1 AND contact_id = $2"
+        return row(await c.fetchrow(self.q(sql), sid, cid))
+
+    async def upsert_enrollment(self, c: Conn, e: Row) -> None:
+        sql = (
+            "INSERT INTO {schema}.enrollments (sequence_id, contact_id, status, phase, step, next_at,"
+            " steps_done, paused, last_step, last_outcome, entered_at, finished_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " ON CONFLICT (sequence_id, contact_id) DO UPDATE SET status = $3, phase = $4, step = $5,"
+            " next_at = $6, steps_done = $7, paused = $8, last_step = $9, last_outcome = $10,"
+            " entered_at = $11, finished_at = $12, updated_at = $13"
+        )
+        cols = ("sequence_id", "contact_id", "status", "phase", "step", "next_at", "steps_done", "paused",
+                "last_step", "last_outcome", "entered_at", "finished_at", "updated_at")  # fmt: skip
+        await c.execute(self.q(sql), *(e.get(k) for k in cols))
+
+    async def enrollment_counts(self, c: Conn, sid: str) -> Row:
+        sql = (
+            "SELECT count(*) FILTER (WHERE steps_done >= 1 AND status NOT IN ('completed','exited','ended'))"
+            " AS active, count(*) FILTER (WHERE status = 'completed') AS completed,"
+            " count(*) FILTER (WHERE status = 'exited') AS exited,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - entered_at))"
+            " FILTER (WHERE status = 'completed') AS median_seconds"
+            " FROM {schema}.enrollments WHERE sequence_id = $1"
+        )
+        return row(await c.fetchrow(self.q(sql), sid)) or {}
+
+    async def queue(self, c: Conn, where: str, args: Sequence[Any]) -> list[Row]:
+        sql = (
+            "SELECT e.*, s.name AS sequence_name, s.template, s.primary_user, s.team FROM {schema}.enrollments e"
+            " JOIN {schema}.sequences s ON s.id = e.sequence_id"
+            " WHERE e.steps_done >= 1 AND e.status NOT IN ('completed','exited','ended') AND s.state <> 'ended'"
+            f" AND {where} ORDER BY e.next_at NULLS LAST, e.sequence_id, e.contact_id"
+        )
+        return rows(await c.fetch(self.q(sql), *args))
+
+    # ---- tasks -------------------------------------------------------------------------------
+    async def insert_task(self, c: Conn, t: Row) -> None:
+        sql = (
+            "INSERT INTO {schema}.tasks (sequence_id, contact_id, step, attempt, kind, type, priority, branch,"
+            " step_index, instructions, script, outcomes, reason, due_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14) ON CONFLICT DO NOTHING"
+        )
+        await c.execute(
+            self.q(sql), t["sequence_id"], t["contact_id"], t["step"], t["attempt"], t["kind"], t["type"],
+            t["priority"], t["branch"], t["step_index"], t["instructions"], t["script"],
+            json.dumps(t["outcomes"]), t["reason"], t["at"],
+        )  # fmt: skip
+
+    async def close_tasks(self, c: Conn, sid: str, cid: str, step: str | None, state: str, at: datetime) -> None:
+        """Close the enrollment's open tasks (of one step, or all when step is None)."""
+        sql = (
+            "UPDATE {schema}.tasks SET state = $4, done_at = $5 WHERE sequence_id = $1 AND contact_id = $2"
+            " AND state = 'open' AND ($3::text IS NULL OR step = $3)"
+        )
+        await c.execute(self.q(sql), sid, cid, step, state, at)
+
+    async def cancel_sequence_tasks(self, c: Conn, sid: str, at: datetime) -> None:
+        sql = "UPDATE {schema}.tasks SET state = 'cancelled', done_at = $2 WHERE sequence_id = $1 AND state = 'open'"
+        await c.execute(self.q(sql), sid, at)
+
+    async def task(self, c: Conn, task_id: int) -> Row | None:
+        sql = (
+            "SELECT t.*, s.name AS sequence_name, s.state AS sequence_state, s.primary_user, s.team,"
+            " s.timezone, s.template, coalesce(e.paused, false) AS enrollment_paused"
+            " FROM {schema}.tasks t JOIN {schema}.sequences s ON s.id = t.sequence_id"
+            " LEFT JOIN {schema}.enrollments e ON e.sequence_id = t.sequence_id AND e.contact_id = t.contact_id"
+            " WHERE t.id = $1"
+        )
+        return row(await c.fetchrow(self.q(sql), task_id))
+
+    async def mark_task(self, c: Conn, task_id: int, outcome: str, user: str, at: datetime) -> bool:
+        sql = (
+            "UPDATE {schema}.tasks SET state = 'done', outcome = $2, done_by = $3, done_at = $4"
+            " WHERE id = $1 AND state = 'open'"
+        )
+        return str(await c.execute(self.q(sql), task_id, outcome, user, at)).endswith(" 1")
+
+    async def open_tasks(self, c: Conn, where: str, args: Sequence[Any]) -> list[Row]:
+        sql = (
+            "SELECT t.*, s.name AS sequence_name, s.primary_user, s.team, c.data AS contact"
+            " FROM {schema}.tasks t JOIN {schema}.sequences s ON s.id = t.sequence_id"
+            " LEFT JOIN {schema}.enrollments e ON e.sequence_id = t.sequence_id AND e.contact_id = t.contact_id"
+            " LEFT JOIN {schema}.contacts c ON c.id = t.contact_id"
+            " WHERE t.state = 'open' AND s.state = 'active' AND NOT coalesce(e.paused, false)"
+            f" AND {where} ORDER BY t.due_at, t.id"
+        )
+        out = rows(await c.fetch(self.q(sql), *args))
+        for r in out:
+            if isinstance(r.get("contact"), str):
+                r["contact"] = json.loads(r["contact"])
+        return out
+
+    async def task_counts(self, c: Conn, sid: str) -> Row:
+        sql = (
+            "SELECT count(*) FILTER (WHERE state = 'open') AS todo,"
+            " count(*) FILTER (WHERE state = 'done') AS done FROM {schema}.tasks WHERE sequence_id = $1"
+        )
+        return row(await c.fetchrow(self.q(sql), sid)) or {}
+
+    # ---- activities --------------------------------------------------------------------------
+    async def insert_activity(self, c: Conn, a: Row) -> None:
+        sql = (
+            "INSERT INTO {schema}.activities (event_id, contact_id, sequence_id, kind, action, step, outcome,"
+            " text, local_time, user_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " ON CONFLICT DO NOTHING"
+        )
+        cols = ("event_id", "contact_id", "sequence_id", "kind", "action", "step", "outcome", "text",
+                "local_time", "user_id", "at")  # fmt: skip
+        await c.execute(self.q(sql), *(a.get(k) for k in cols))
+
+    async def activities(self, c: Conn, cid: str, limit: int = 50) -> list[Row]:
+        sql = "SELECT * FROM {schema}.activities WHERE contact_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
+        return rows(await c.fetch(self.q(sql), cid, limit))
+
+    # ---- sends and engagement ----------------------------------------------------------------
+    async def insert_send(self, c: Conn, s: Row) -> None:
+        sql = (
+            "INSERT INTO {schema}.sends (idempotency_key, sequence_id, contact_id, step, channel, status,"
+            " message_id, to_address, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (idempotency_key) DO UPDATE SET status = EXCLUDED.status,"
+            " message_id = EXCLUDED.message_id, at = EXCLUDED.at"
+        )
+        cols = ("idempotency_key", "sequence_id", "contact_id", "step", "channel", "status", "message_id",
+                "to", "at")  # fmt: skip
+        await c.execute(self.q(sql), *(s.get(k) for k in cols))
+
+    async def send_by_message_id(self, c: Conn, message_id: str) -> Row | None:
+        sql = "SELECT * FROM {schema}.sends WHERE message_id = $1 LIMIT 1"
+        return row(await c.fetchrow(self.q(sql), message_id))
+
+    async def latest_sms_to(self, c: Conn, address: str) -> Row | None:
+        sql = (
+            "SELECT * FROM {schema}.sends WHERE channel = 'sms' AND status = 'sent' AND to_address = $1"
+            " ORDER BY at DESC LIMIT 1"
+        )
+        return row(await c.fetchrow(self.q(sql), address))
+
+    async def insert_engagement(self, c: Conn, e: Row) -> None:
+        sql = (
+            "INSERT INTO {schema}.engagements (sequence_id, contact_id, step, kind, message_id, at)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+        )
+        cols = ("sequence_id", "contact_id", "step", "kind", "message_id", "at")
+        await c.execute(self.q(sql), *(e.get(k) for k in cols))
+
+    async def send_counts(self, c: Conn, sid: str) -> Row:
+        sql = (
+            "SELECT count(*) FILTER (WHERE channel = 'email') AS emails,"
+            " count(*) FILTER (WHERE channel = 'sms') AS sms"
+            " FROM {schema}.sends WHERE sequence_id = $1 AND status = 'sent'"
+        )
+        return row(await c.fetchrow(self.q(sql), sid)) or {}
+
+    async def engagement_counts(self, c: Conn, sid: str) -> dict[str, int]:
+        sql = (
+            "SELECT g.kind, count(*) AS n FROM {schema}.engagements g JOIN {schema}.sends s"
+            " ON s.sequence_id = g.sequence_id AND s.contact_id = g.contact_id AND s.step = g.step"
+            " AND s.channel = 'email' AND s.status = 'sent' WHERE g.sequence_id = $1 GROUP BY g.kind"
+        )
+        return {r["kind"]: r["n"] for r in await c.fetch(self.q(sql), sid)}
+
+    async def step_reach(self, c: Conn, sid: str) -> dict[str, int]:
+        """Per step: how many enrollments finished it (moved on, completed or exited from it)."""
+        sql = (
+            "SELECT step, count(DISTINCT contact_id) AS n FROM {schema}.activities WHERE sequence_id = $1"
+            " AND action IN ('moved', 'completed', 'exited') GROUP BY step"
+        )
+        return {r["step"]: r["n"] for r in await c.fetch(self.q(sql), sid)}
+
+    async def entered_count(self, c: Conn, sid: str) -> int:
+        sql = "SELECT count(*) FROM {schema}.enrollments WHERE sequence_id = $1 AND entered_at IS NOT NULL"
+        return int(await c.fetchval(self.q(sql), sid) or 0)

@@ -1,0 +1,273 @@
+"""The dispatcher on a real broker, PostgreSQL, SMTP stub and SMS stub: sends once, reports every result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiosmtpd.controller import Controller
+from pydantic import BaseModel
+
+from seqflow.channels.message_id import message_id_for
+from seqflow.channels.sms_stub import STATE_KEY, start_sms_stub
+from seqflow.channels.smtp_stub import start_smtp_stub
+from seqflow.clock import FileClock
+from seqflow.devstack import free_port
+from seqflow.messaging.codec import decode, encode
+from seqflow.messaging.dlq import REASON_HEADER
+from seqflow.messaging.engagement import Unsubscribed
+from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.work import SendRequested
+from seqflow.service import SeqflowApp
+from seqflow.settings import Settings
+from seqflow_dispatcher.app import create_app
+from seqflow_dispatcher.channels import RetryPolicy
+
+AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+SID = "AC" + "2" * 32
+TOKEN = "dispatcher-test-token"  # noqa: S105 - the local stub's credential
+REJECTED = "gone@example.org"
+
+
+async def wait_for(condition: Callable[[], bool], limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+class TopicReader:
+    """Reads a topic from the beginning in the background."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", metadata_max_age_ms=300
+        )
+        self.messages: list[Any] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for message in self.consumer:
+            self.messages.append(message)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.consumer.stop()
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [decode(m.value).payload for m in self.messages]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, list[EmailMessage]]]:
+    controller, messages = start_smtp_stub("127.0.0.1", 0, reject=[REJECTED])
+    try:
+        yield controller, messages
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def sms() -> AsyncIterator[tuple[web.AppRunner, str]]:
+    runner, url = await start_sms_stub("127.0.0.1", 0, SID, TOKEN)
+    try:
+        yield runner, url
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def app(
+    broker: str,
+    topic_prefix: str,
+    pg_dsn: str,
+    schema_prefix: str,
+    tmp_path: Path,
+    file_clock: FileClock,
+    smtp: tuple[Controller, list[EmailMessage]],
+    sms: tuple[web.AppRunner, str],
+) -> AsyncIterator[SeqflowApp]:
+    env = {
+        "SEQFLOW_KAFKA_BOOTSTRAP": broker,
+        "SEQFLOW_DATABASE_URL": pg_dsn,
+        "SEQFLOW_SCHEMA_PREFIX": schema_prefix,
+        "SEQFLOW_TOPIC_PREFIX": topic_prefix,
+        "SEQFLOW_WEB_PORT": str(free_port()),
+        "SEQFLOW_DATADIR": str(tmp_path),
+        "SEQFLOW_CLOCK": f"file:{file_clock.path}",
+        "SEQFLOW_SMTP_HOST": smtp[0].hostname,
+        "SEQFLOW_SMTP_PORT": str(smtp[0].port),
+        "SEQFLOW_SMS_URL": sms[1],
+        "SEQFLOW_SMS_ACCOUNT_SID": SID,
+        "SEQFLOW_SMS_AUTH_TOKEN": TOKEN,
+        "SEQFLOW_PUBLIC_URL": "http://track.example.test",
+    }
+    app = create_app(Settings.from_env("dispatcher", env), retry=RetryPolicy(attempts=2, base_delay=0.01))
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+async def results(broker: str, app: SeqflowApp) -> AsyncIterator[TopicReader]:
+    reader = TopicReader(broker, app.topic_names.dispatch_results)
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
+
+def email_request(to: str = "ada@example.org", step: str = "intro") -> SendRequested:
+    return SendRequested(
+        sequence_id="seq1", contact_id="c1", step=step, attempt=0, channel="email",
+        idempotency_key=f"seq1:c1:{step}:0", to=to, from_="Alice Recruiter <alice@example.com>",
+        subject="Senior Python role", body="Hi Ada,\nhave a look: https://jobs.io/42", at=AT,
+    )  # fmt: skip
+
+
+def sms_request() -> SendRequested:
+    return SendRequested(
+        sequence_id="seq1", contact_id="c1", step="nudge", attempt=0, channel="sms",
+        idempotency_key="seq1:c1:nudge:0", to="+15551230001", from_="+15559870000", body="Hi Ada", at=AT,
+    )  # fmt: skip
+
+
+async def produce(broker: str, topic: str, items: list[tuple[str, BaseModel] | bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    try:
+        for item in items:
+            value = item if isinstance(item, bytes) else encode(Envelope.wrap(item[0], "seq1:c1", item[1], AT))
+            await producer.send_and_wait(topic, value, key=b"seq1:c1")
+    finally:
+        await producer.stop()
+
+
+async def ledger(pg_dsn: str, schema_prefix: str, key: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        sql = f'SELECT * FROM "{schema_prefix}dispatcher".ledger WHERE idempotency_key = $1'
+        return list(await conn.fetch(sql, key))
+    finally:
+        await conn.close()
+
+
+async def test_an_email_arrives_at_the_smtp_server_and_a_sent_result_is_emitted(
+    broker: str, app: SeqflowApp, results: TopicReader, smtp: tuple[Controller, list[EmailMessage]]
+) -> None:
+    req = email_request()
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
+    await wait_for(lambda: len(results.messages) == 1)
+    [got] = smtp[1]
+    assert (got["From"], got["To"], got["Subject"]) == (req.from_, req.to, req.subject)
+    assert got["Message-ID"] == message_id_for(req.idempotency_key)
+    [result] = results.payloads
+    assert (result["status"], result["message_id"]) == ("sent", got["Message-ID"])
+    assert results.messages[0].key == b"seq1:c1"
+
+
+async def test_the_same_request_delivered_twice_sends_once(
+    broker: str,
+    app: SeqflowApp,
+    results: TopicReader,
+    smtp: tuple[Controller, list[EmailMessage]],
+    pg_dsn: str,
+    schema_prefix: str,
+) -> None:
+    req = email_request()
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req), ("send_requested", req)])
+    await wait_for(lambda: len(results.messages) == 2)
+    assert len(smtp[1]) == 1
+    assert [p["status"] for p in results.payloads] == ["sent", "sent"]
+    [row] = await ledger(pg_dsn, schema_prefix, req.idempotency_key)
+    assert row["status"] == "sent"
+
+
+async def test_an_sms_goes_to_the_provider_with_the_idempotency_key(
+    broker: str, app: SeqflowApp, results: TopicReader, sms: tuple[web.AppRunner, str]
+) -> None:
+    req = sms_request()
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
+    await wait_for(lambda: len(results.messages) == 1)
+    state = sms[0].app[STATE_KEY]
+    [message] = state.messages
+    assert state.by_token[req.idempotency_key] is message
+    assert (message["to"], message["body"]) == (req.to, req.body)
+    assert results.payloads[0]["status"] == "sent" and results.payloads[0]["message_id"] == message["sid"]
+
+
+async def test_an_unsubscribed_address_is_not_sent_and_reported_suppressed(
+    broker: str, app: SeqflowApp, results: TopicReader, smtp: tuple[Controller, list[EmailMessage]]
+) -> None:
+    unsubscribed = Unsubscribed(address="Ada@Example.org", at=AT)
+    await produce(broker, app.topic_names.engagement_events, [("unsubscribed", unsubscribed)])
+    await wait_for_suppression(app, "ada@example.org")
+    await produce(broker, app.topic_names.due_sends, [("send_requested", email_request())])
+    await wait_for(lambda: len(results.messages) == 1)
+    assert results.payloads[0]["status"] == "suppressed"
+    assert smtp[1] == []
+
+
+async def wait_for_suppression(app: SeqflowApp, address: str, limit: float = 30.0) -> None:
+    assert app.pool is not None
+    schema = app.settings.schema_name("dispatcher")
+    deadline = time.monotonic() + limit
+    sql = f'SELECT 1 FROM "{schema}".suppression WHERE address = $1'
+    while await app.pool.fetchval(sql, address) is None:
+        assert time.monotonic() < deadline, "address never suppressed"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_smtp_550_gives_a_failed_result_with_the_error(
+    broker: str, app: SeqflowApp, results: TopicReader, pg_dsn: str, schema_prefix: str
+) -> None:
+    req = email_request(to=REJECTED)
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
+    await wait_for(lambda: len(results.messages) == 1)
+    [result] = results.payloads
+    assert result["status"] == "failed" and "550" in result["error"]
+    [row] = await ledger(pg_dsn, schema_prefix, req.idempotency_key)
+    assert (row["status"], row["error"]) == ("failed", result["error"])
+
+
+async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(
+    broker: str, app: SeqflowApp, results: TopicReader
+) -> None:
+    unsubscribed = Unsubscribed(address="x@example.org", at=AT)
+    items: list[tuple[str, BaseModel] | bytes] = [
+        b"not an envelope",
+        ("unsubscribed", unsubscribed),
+        ("send_requested", email_request()),
+    ]
+    await produce(broker, app.topic_names.due_sends, items)
+    dlq = TopicReader(broker, app.topic_names.dlq("scheduler.due-sends"))
+    await dlq.start()
+    try:
+        await wait_for(lambda: len(dlq.messages) == 2 and len(results.messages) == 1)
+        reasons = sorted(dict(m.headers)[REASON_HEADER].decode() for m in dlq.messages)
+    finally:
+        await dlq.stop()
+    assert reasons == ["'unsubscribed' is not a send request", reasons[1]]
+    assert reasons[1].startswith("invalid envelope")
+    assert results.payloads[0]["status"] == "sent"

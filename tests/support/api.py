@@ -1,0 +1,42 @@
+"""A small client for the public HTTP API, used by the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the dev default the services start with in tests
+
+
+class Api:
+    def __init__(self, http: aiohttp.ClientSession, base: str, token: str = ADMIN_TOKEN) -> None:
+        self.http, self.base, self.token = http, base, token
+
+    def as_user(self, token: str) -> Api:
+        return Api(self.http, self.base, token)
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, data = await self.request(method, path, body)
+        assert status in (200, 201, 202), f"{method} {path} → {status}: {data}"
+        return data
+
+
+async def eventually(fetch: Callable[[], Awaitable[Any]], check: Callable[[Any], Any], what: str,
+                     limit: float = 60.0) -> Any:  # fmt: skip
+    """Fetch until `check(result)` holds; fail with the last result after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while True:
+        result = await fetch()
+        if check(result):
+            return result
+        assert time.monotonic() < deadline, f"{what} not reached within {limit}s; last: {result}"
+        await asyncio.sleep(0.2)
