@@ -65,7 +65,7 @@ async def setup(admin: Api, alice: Api) -> str:
     seq = await alice.call("POST", "/sequences", {
         "name": f"Demo {datetime.now(UTC):%Y-%m-%d %H:%M:%S}", "template_id": template["id"],
         "rollup_id": rollup["id"], "begin": today, "timezone": "UTC", "primary_user": "alice",
-        "rate_limits": {"email": {"count": 100, "per": "PT1M"}, "sms": {"count": 100, "per": "PT1M"}}})  # fmt: skip
+        "rate_limits": {"email": {"count": 100, "per": "PT15S"}, "sms": {"count": 100, "per": "PT15S"}}})  # fmt: skip
     return str(seq["id"])
 
 
@@ -91,11 +91,15 @@ async def drive(stack: Stack, limit: float = 110.0) -> dict[str, Any]:
         admin, alice = Api(http, stack.api, Settings.from_env().admin_token), Api(http, stack.api, USER["token"])
         sequence_id = await setup(admin, alice)
         row: dict[str, Any] = {}
+        shown = ""
         while time.monotonic() - started < limit:
             await work_tasks(alice, sequence_id)
             row = overview_row(await alice.call("GET", "/overview"), sequence_id)
-            print(f"\r{progress(row)}", end="", file=sys.stderr, flush=True)
-            if row.get("completed", 0) >= CONTACTS:
+            line = progress(row)
+            if line != shown:
+                print(f"\r{line}", end="" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
+                shown = line
+            if row.get("completed", 0) >= CONTACTS and row.get("sms_sent", 0) >= CONTACTS:
                 break
             await asyncio.sleep(0.5)
         print(file=sys.stderr)

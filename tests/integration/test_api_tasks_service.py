@@ -283,13 +283,15 @@ async def test_the_overview_counts_names_sends_and_engagement(api: Api) -> None:
                           changed(sid, contact, action, status, done))  # fmt: skip
     for contact in ("c1", "c2"):
         await api.produce("dispatch.results", "send_result", f"{sid}:{contact}", sent(sid, contact))
-    status, _ = await api.call("POST", "/webhooks/email", "", json={"type": "replied", "message_id": "<m-c1@x>"})
 
-    async def figures() -> Any:
+    async def figures(ready: Callable[[dict[str, Any]], bool]) -> Any:
         row = (await api.call("GET", "/overview", world["alice"]))[1]["sequences"][0]
-        return row if row["reply_pct"] and row["exited"] == 1 else None
+        return row if ready(row) else None
 
-    row = await wait_for(figures)
+    await wait_for(lambda: figures(lambda r: r["emails_sent"] == 2 and r["exited"] == 1))
+    webhook = {"type": "replied", "message_id": "<m-c1@x>"}
+    assert (await api.call("POST", "/webhooks/email", "", json=webhook))[0] == 202
+    row = await wait_for(lambda: figures(lambda r: r["reply_pct"] > 0))
     assert (row["active"], row["completed"], row["exited"], row["emails_sent"]) == (1, 1, 1, 2)
     assert (row["reply_pct"], row["open_pct"], row["state"]) == (50.0, 0.0, "active")
     acts = (await api.call("GET", "/contacts/c3/activities"))[1]["activities"]
