@@ -82,8 +82,12 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> int:
 
 
 async def drain_outbox(app: SeqflowApp, db: SchedulerDb, conn: Any) -> None:
+    """Publish the outbox in order. One replica at a time (an advisory lock), so one enrollment's
+    messages never overtake each other; a replica that finds the lock taken leaves it to the holder."""
     while True:
         async with conn.transaction():
+            if not await db.lock_outbox(conn):
+                return
             rows = await db.take_outbox(conn, OUTBOX_BATCH)
             for r in rows:
                 await app.publisher.send_raw(r["topic"], r["key"].encode(), bytes(r["value"]))

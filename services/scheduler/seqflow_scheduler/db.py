@@ -155,6 +155,9 @@ class SchedulerDb:
         if rows:
             await c.executemany(f"INSERT INTO {self.s}.outbox (topic, key, value) VALUES ($1, $2, $3)", rows)
 
+    async def lock_outbox(self, c: asyncpg.Connection) -> bool:
+        return bool(await c.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"{self.s}.outbox"))
+
     async def take_outbox(self, c: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
         return list(await c.fetch(
             f"DELETE FROM {self.s}.outbox WHERE id IN (SELECT id FROM {self.s}.outbox ORDER BY id "
