@@ -109,11 +109,12 @@ class SchedulerDb:
 
     async def save_sequence(
         self, c: asyncpg.Connection, sequence_id: str, state: SequenceState, advanced_to: datetime,
-        wake_at: datetime | None,
+        wake_at: datetime | None, inputs: int,
     ) -> None:  # fmt: skip
         await c.execute(
-            f"UPDATE {self.s}.sequences SET state = $2, advanced_to = $3, wake_at = $4, ended = $5 WHERE id = $1",
-            sequence_id, state_json(state), advanced_to, wake_at, state.ended_at is not None,
+            f"UPDATE {self.s}.sequences SET state = $2, advanced_to = $3, wake_at = $4, ended = $5, "
+            "inputs_applied = inputs_applied + $6 WHERE id = $1",
+            sequence_id, state_json(state), advanced_to, wake_at, state.ended_at is not None, inputs,
         )  # fmt: skip
 
     async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
