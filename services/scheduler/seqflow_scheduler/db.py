@@ -117,6 +117,16 @@ class SchedulerDb:
             sequence_id, state_json(state), advanced_to, wake_at, state.ended_at is not None, inputs,
         )  # fmt: skip
 
+    async def save_edits(
+        self, c: asyncpg.Connection, sequence_id: str, template: dict[str, Any] | None, activation: dict[str, Any] | None
+    ) -> None:
+        """The sequence's own copy after Edit Branches / Edit Sequence (NULL keeps the current one)."""
+        await c.execute(
+            f"UPDATE {self.s}.sequences SET template = COALESCE($2::jsonb, template), "
+            "activation = COALESCE($3::jsonb, activation) WHERE id = $1",
+            sequence_id, json.dumps(template) if template else None, json.dumps(activation) if activation else None,
+        )  # fmt: skip
+
     async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
         await c.execute(
             f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1",

@@ -70,8 +70,8 @@ async def on_activated(
 
 
 async def on_changed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceChanged) -> None:
-    if p.action in ("pause", "resume", "end"):
-        await db.add_input(conn, p.sequence_id, str(env.id), Input(whole_seconds(p.at), p.action))
+    fields = {"template": p.template, "activation": p.activation} if p.action == "edit" else None
+    await db.add_input(conn, p.sequence_id, str(env.id), Input(whole_seconds(p.at), p.action, fields=fields))
 
 
 async def on_task_action(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: TaskAction) -> None:

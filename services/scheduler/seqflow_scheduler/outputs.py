@@ -14,7 +14,7 @@ from seqflow.rules.engine import CHANNEL_FIELD, Runtime
 from seqflow.rules.state import Action
 from seqflow_scheduler.db import SequenceRow
 
-SEQUENCE_ACTIONS = frozenset({"sequence_paused", "sequence_resumed", "sequence_ended"})
+SEQUENCE_ACTIONS = frozenset({"sequence_paused", "sequence_resumed", "sequence_ended", "sequence_edited"})
 INTERNAL = frozenset({"rate_limited"})
 
 Row = tuple[str, str, bytes]

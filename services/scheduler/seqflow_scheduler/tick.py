@@ -73,6 +73,8 @@ async def tick_one(conn: asyncpg.Connection, db: SchedulerDb, topics: Topics, sm
     changed = [rt.enr[c] for c in rt.dirty if c in rt.enr]
     await db.save_enrollments(conn, row.id, changed)
     await db.save_sequence(conn, row.id, rt.export_state(), now, rt.next_wake(), len(inputs))
+    if rt.edits:
+        await db.save_edits(conn, row.id, rt.edits.get("template"), rt.edits.get("activation"))
     out = Outputs(row, rt, topics, sms_from)
     await db.add_outbox(conn, out.messages())
     return TickResult(row.id, rt.actions, len(rt.rejected))

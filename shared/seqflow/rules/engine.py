@@ -14,10 +14,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from seqflow.domain.activation import RateLimit
+from seqflow.domain.activation import Activation, RateLimit
 from seqflow.domain.durations import Duration
 from seqflow.domain.template import Template, Then
 from seqflow.rules.calendar import Gates, add_duration, next_open
+from seqflow.rules.edits import surviving_target
+from seqflow.rules.gates import gates_for
 from seqflow.rules.ratelimit import SlidingWindow, Unlimited
 from seqflow.rules.state import (
     ACTIVE,
@@ -44,7 +46,7 @@ from seqflow.rules.state import (
 (RANK_END, RANK_GATE, RANK_ENTER, RANK_MOVE, RANK_DEADLINE, RANK_TASK, RANK_DUE_SEND, RANK_LIMITER,
  RANK_INPUT) = range(9)  # fmt: skip
 
-GATE_INPUTS = frozenset({"pause", "resume", "member_removed", "member_added", "remove_from_sequence"})
+GATE_INPUTS = frozenset({"pause", "resume", "edit", "member_removed", "member_added", "remove_from_sequence"})
 ENGAGEMENTS = frozenset({"opened", "clicked", "replied", "bounced"})
 CHANNEL_FIELD = {"email": "email", "sms": "phone"}
 SENT = {"email": "email_sent", "sms": "sms_sent"}
@@ -79,13 +81,8 @@ class Runtime:
         keep: frozenset[str] | None = None,
     ) -> None:
         """`keep`: record only these actions (the simulator prints a few; services want all)."""
-        self.template = template
-        self.steps = {s.key: s for s in template.steps()}
-        self.auto = {s.key: s.is_auto for s in template.steps()}
-        self.ncm = {s.key: s.no_condition_met for s in template.steps()}
-        self.channel = {s.key: s.channel for s in template.steps()}
+        self._use_template(template)
         self.keep = keep
-        self._moves: dict[tuple[str, int], tuple[str, str | None]] = {}
         self._open_cache: dict[datetime, datetime | None] = {}
         self._after_cache: dict[tuple[datetime, int], datetime] = {}
         self.gates = gates
@@ -105,6 +102,7 @@ class Runtime:
         self.rank = RANK_END
         self.actions: list[Action] = []
         self.rejected: list[Rejected] = []
+        self.edits: dict[str, Any] = {}  # template / activation JSON replaced by an edit, for the caller to store
         self.dirty: set[str] = set()
         for e in self.enr.values():
             self._arm(e)
@@ -152,7 +150,7 @@ class Runtime:
                 continue
             elif kind == "limiter":
                 self._on_limiter(payload, at)
-            elif kind == "end":
+            elif kind == "end" and at == self.gates.end:  # an edit may have moved the end since
                 self._end(at)
         self.now = max(self.now, until)
 
@@ -160,6 +158,14 @@ class Runtime:
         self.state.grants = {ch: list(lim.grants) for ch, lim in self.limiters.items()}
         self.state.queue = {ch: sorted(q) for ch, q in self.queues.items()}
         return self.state
+
+    def _use_template(self, template: Template) -> None:
+        self.template = template
+        self.steps = {s.key: s for s in template.steps()}
+        self.auto = {s.key: s.is_auto for s in template.steps()}
+        self.ncm = {s.key: s.no_condition_met for s in template.steps()}
+        self.channel = {s.key: s.channel for s in template.steps()}
+        self._moves: dict[tuple[str, int], tuple[str, str | None]] = {}
 
     # ---- time arithmetic, remembered: many enrollments share each instant -----------------
     def _next_open(self, t: datetime) -> datetime | None:
@@ -346,7 +352,7 @@ class Runtime:
             return self._reject(inp, "before the activation")
         if self.state.ended_at is not None:
             return self._reject(inp, "the sequence has ended")
-        if inp.type in ("pause", "resume", "end"):
+        if inp.type in ("pause", "resume", "end", "edit"):
             return self._lifecycle(inp)
         e = self.enr.get(inp.contact or "")
         if e is None and not (inp.type == "member_added" and inp.contact in self.contacts):
@@ -362,6 +368,8 @@ class Runtime:
     def _lifecycle(self, inp: Input) -> None:
         if inp.type == "end":
             return self._end(inp.at)
+        if inp.type == "edit":
+            return self._edit(inp)
         if self.state.paused == (inp.type == "pause"):
             return self._reject(inp, f"the sequence is already {'paused' if self.state.paused else 'active'}")
         self.state.paused = inp.type == "pause"
@@ -374,6 +382,43 @@ class Runtime:
                 if q:
                     self._ensure_wake(ch, self._next_open(self.now))
         return None
+
+    def _edit(self, inp: Input) -> None:
+        """Edit Sequence / Edit Branches: only while paused (SPEC §4); takes effect at its instant."""
+        if not self.state.paused:
+            return self._reject(inp, "a sequence can be edited only while paused")
+        fields = inp.fields or {}
+        if fields.get("activation") is not None:
+            self._use_settings(Activation.model_validate(fields["activation"]))
+        if fields.get("template") is not None:
+            self._relocate(Template.model_validate(fields["template"]))
+        self.edits.update({k: v for k, v in fields.items() if v is not None})
+        self._emit(None, "sequence_edited")
+        return None
+
+    def _use_settings(self, activation: Activation) -> None:
+        self.gates = gates_for(activation)
+        self._open_cache.clear()
+        self._after_cache.clear()
+        limits = activation.rate_limits
+        self.state.grants = {ch: list(lim.grants) for ch, lim in self.limiters.items()}
+        pairs = {"email": limits.email, "sms": limits.sms} if limits else {}
+        self.limiters = {ch: _limiter(ch, pairs, self.state) for ch in CHANNEL_FIELD}
+        if self.gates.end is not None:
+            self._push(self.gates.end, RANK_END, "", "end", None)
+
+    def _relocate(self, new: Template) -> None:
+        """Enrollments on deleted steps move on to the next surviving step of their branch (or complete)."""
+        old = self.template
+        self._use_template(new)
+        for e in self.enr.values():
+            if e.status != ACTIVE or e.step is None or e.step in self.steps:
+                continue
+            target = surviving_target(old, new, e.step)
+            e.phase, e.move_kind, e.move_target = P_MOVE, ("arrive" if target else "complete"), target
+            e.at, e.held = self._next_open(self.now), False
+            self._emit(e, "relocated", e.step, to=target)
+            self._arm(e)
 
     def _unhold(self, e: Enrollment) -> None:
         """What fell due while paused is due at the resume instant (entry: not held to the window)."""
