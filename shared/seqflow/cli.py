@@ -14,9 +14,9 @@ from types import FrameType
 from typing import Any
 
 from seqflow.db.migrate import ensure_database, migrate_all
-from seqflow.devstack import BrokerProcess, ServiceProcess, resolve_database, start_broker, stop_all
 from seqflow.logs import configure_logging
 from seqflow.settings import DEFAULT_WEB_PORTS, Settings
+from seqflow.stack import Stack
 
 SERVICE_ENTRYPOINTS = {
     "scheduler": "seqflow_scheduler.main",
@@ -35,12 +35,8 @@ SERVICE_HELP = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqflow", description="Outreach sequence engine.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    dev = sub.add_parser(
-        "dev", help="Start broker, database, migrations and the four services; Ctrl-C stops."
-    )
-    dev.add_argument(
-        "--broker-port", type=int, default=None, help="port for the embedded broker (default: free)"
-    )
+    dev = sub.add_parser("dev", help="Start broker, database, migrations and the four services; Ctrl-C stops.")
+    dev.add_argument("--broker-port", type=int, default=None, help="port for the embedded broker (default: free)")
     sub.add_parser("demo", help="Run the end-to-end demo on the embedded stack.")
     sub.add_parser("migrate", help="Create the database if missing and apply every service schema migration.")
     for name, text in SERVICE_HELP.items():
@@ -103,43 +99,43 @@ async def _migrate(dsn: str, schema_prefix: str) -> dict[str, list[int]]:
 
 
 def run_dev(settings: Settings, broker_port: int | None) -> int:
-    logs = Path(settings.datadir) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    """The embedded stack on the default ports, with the local SMTP server and SMS provider stub."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    broker = start_broker(broker_port, log=logs / "broker.log")
-    children: list[ServiceProcess] = []
+    ports = {**DEFAULT_WEB_PORTS, "smtp": settings.smtp_port, "sms": int(settings.sms_url.rsplit(":", 1)[1])}
+    stack = Stack(Path(settings.datadir), database_url=settings.database_url, schema_prefix=settings.schema_prefix,
+                  clock=settings.clock, tick_seconds=settings.tick_seconds, ports=ports, broker_port=broker_port)  # fmt: skip
     try:
-        dsn = resolve_database(settings.database_url)
-        asyncio.run(_migrate(dsn, settings.schema_prefix))
-        env = {**settings.to_env(), "SEQFLOW_KAFKA_BOOTSTRAP": broker.bootstrap, "SEQFLOW_DATABASE_URL": dsn}
-        children = [ServiceProcess(name, env, logs / f"{name}.log") for name in SERVICE_ENTRYPOINTS]
-        _print_urls(settings, broker, dsn, logs)
-        return _wait(children)
+        stack.start()
+        asyncio.run(stack.wait_ready())
+        _print_urls(settings, stack)
+        return _wait(stack)
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
         return 0
     finally:
-        stop_all(children)
-        broker.stop()
+        stack.close()
 
 
-def _print_urls(settings: Settings, broker: BrokerProcess, dsn: str, logs: Path) -> None:
+def _print_urls(settings: Settings, stack: Stack) -> None:
     host = settings.web_host
-    print(f"broker:   {broker.bootstrap}\ndatabase: {dsn}\nlogs:     {logs}/")
-    print(f"API:      http://{host}:{DEFAULT_WEB_PORTS['tasks']}/ (OpenAPI docs under the API)")
-    for name, port in DEFAULT_WEB_PORTS.items():
-        print(f"metrics:  {name:<12} http://{host}:{port}/metrics")
+    assert stack.broker is not None
+    print(f"broker:   {stack.broker.bootstrap}\ndatabase: {stack.dsn}\nlogs:     {stack.workdir / 'logs'}/")
+    print(f"API:      http://{host}:{stack.ports['tasks']}/  (OpenAPI: /openapi.json, /docs; admin token "
+          f"{settings.admin_token!r})")  # fmt: skip
+    print(f"SMTP:     127.0.0.1:{stack.ports['smtp']} (mail in {stack.mail_file})\nSMS stub: {stack.sms_url}")
+    for name in DEFAULT_WEB_PORTS:
+        print(f"metrics:  {name:<12} http://{host}:{stack.ports[name]}/metrics")
     print("Ctrl-C stops everything.", flush=True)
 
 
-def _wait(children: list[ServiceProcess]) -> int:
-    """Block until Ctrl-C (KeyboardInterrupt) or until a service exits on its own (an error)."""
+def _wait(stack: Stack) -> int:
+    """Block until Ctrl-C (KeyboardInterrupt) or until a child exits on its own (an error)."""
     while True:
-        for child in children:
-            code = child.proc.poll()
-            if code is not None:
-                print(f"seqflow: service {child.service} exited with code {code}", file=sys.stderr)
-                return 1
+        try:
+            stack.check_alive()
+        except RuntimeError as exc:
+            print(f"seqflow: {exc}", file=sys.stderr)
+            return 1
         time.sleep(0.5)
 
 

@@ -85,7 +85,7 @@ def overview_row(overview: Any, sequence_id: str) -> dict[str, Any]:
     return next((r for r in rows if str(r.get("id", r.get("sequence_id"))) == sequence_id), {})
 
 
-async def drive(stack: Stack, limit: float = 110.0) -> dict[str, Any]:
+async def drive(stack: Stack, limit: float = 240.0) -> dict[str, Any]:
     started = time.monotonic()
     async with aiohttp.ClientSession() as http:
         admin, alice = Api(http, stack.api, Settings.from_env().admin_token), Api(http, stack.api, USER["token"])

@@ -7,7 +7,10 @@ Everything started here is stopped by `close()` (also on Ctrl-C), leaving no pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,6 +38,7 @@ class Stack:
     replicas: dict[str, int] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     drop_schemas_on_close: bool = False
+    broker_port: int | None = None
     dsn: str = ""
     broker: BrokerProcess | None = None
     children: list[Any] = field(default_factory=list)
@@ -54,15 +58,16 @@ class Stack:
     def start(self) -> Stack:
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.broker = start_broker(log=logs / "broker.log")
+        self.broker = start_broker(self.broker_port, log=logs / "broker.log")
         dsn = self.dsn = resolve_database(self.database_url, self.workdir / "pgdata")
         asyncio.run(_migrate(dsn, self.schema_prefix))
-        self.ports.update(smtp=free_port(), sms=free_port())
+        self.ports.setdefault("smtp", free_port())
+        self.ports.setdefault("sms", free_port())
         self._stubs(logs)
         env = self._env(dsn)
         for name in SERVICES:
             for i in range(self.replicas.get(name, 1)):
-                port = free_port()
+                port = (self.ports.get(name) if i == 0 else None) or free_port()  # preset ports: `seqflow dev`
                 self.ports.setdefault(name, port)
                 log = logs / f"{name}-{i}.log"
                 self.children.append(ServiceProcess(name, {**env, "SEQFLOW_WEB_PORT": str(port)}, log))
@@ -99,17 +104,44 @@ class Stack:
         async with aiohttp.ClientSession() as http:
             for name, port in self.service_ports().items():
                 while not await _ready(http, port):
-                    self._check_alive()
+                    self.check_alive()
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"{name} not ready within {limit}s (see {self.workdir}/logs)")
                     await asyncio.sleep(0.2)
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         for child in self.children:
             proc = getattr(child, "proc", child)
             if proc.poll() is not None:
                 name = getattr(child, "service", proc.args)
                 raise RuntimeError(f"{name} exited with {proc.returncode} (see {self.workdir}/logs)")
+
+    def replica(self, service: str, index: int = 0) -> ServiceProcess:
+        """The child process of one service replica (replicas are numbered from 0 in start order)."""
+        found = [c for c in self.children if isinstance(c, ServiceProcess) and c.service == service]
+        if index >= len(found):
+            raise KeyError(f"{service} has no replica {index} (it has {len(found)})")
+        return found[index]
+
+    def alive(self, service: str, index: int = 0) -> bool:
+        return self.replica(service, index).proc.poll() is None
+
+    def kill(self, service: str, index: int = 0) -> None:
+        """SIGKILL one replica (its whole process group) and reap it: a crash, no clean shutdown."""
+        proc = self.replica(service, index).proc
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def restart(self, service: str, index: int = 0) -> None:
+        """Start a stopped replica again with the same environment, web port and (appended) log file."""
+        old = self.replica(service, index)
+        if old.proc.poll() is None:
+            raise RuntimeError(f"{service}-{index} is still running; kill it first")
+        port = self.ports[f"{service}-{index}"]
+        log = self.workdir / "logs" / f"{service}-{index}.log"
+        new = ServiceProcess(service, {**self._env(self.dsn), "SEQFLOW_WEB_PORT": str(port)}, log)
+        self.children[self.children.index(old)] = new
 
     def sent_mail(self) -> list[dict[str, Any]]:
         if not self.mail_file.exists():

@@ -63,9 +63,7 @@ async def test_the_same_idempotency_key_sent_twice_is_stored_once(
     assert first == second and len(await _stored(session, stub_url)) == 1
 
 
-async def test_different_idempotency_keys_are_stored_separately(
-    session: aiohttp.ClientSession, stub_url: str
-) -> None:
+async def test_different_idempotency_keys_are_stored_separately(session: aiohttp.ClientSession, stub_url: str) -> None:
     await _send(session, stub_url, idempotency_key="seq1:c1:sms:0")
     await _send(session, stub_url, idempotency_key="seq1:c1:sms:1")
     assert len(await _stored(session, stub_url)) == 2
@@ -85,9 +83,7 @@ async def test_a_missing_to_is_a_permanent_send_error_naming_the_field(
     assert err.value.code == 21604 and "'To'" in str(err.value)
 
 
-async def test_an_invalid_number_is_a_permanent_send_error(
-    session: aiohttp.ClientSession, stub_url: str
-) -> None:
+async def test_an_invalid_number_is_a_permanent_send_error(session: aiohttp.ClientSession, stub_url: str) -> None:
     with pytest.raises(PermanentSendError) as err:
         await _send(session, stub_url, to="not-a-number")
     assert err.value.code == 21211

@@ -75,9 +75,7 @@ def envelope(n: int) -> Envelope:
     return Envelope(type="test.ping", key="seq1:c1", occurred_at=datetime.now(UTC), payload={"n": n})
 
 
-async def test_an_agent_consumes_what_a_producer_sent_and_dead_letters_poison(
-    broker: str, app: SeqflowApp
-) -> None:
+async def test_an_agent_consumes_what_a_producer_sent_and_dead_letters_poison(broker: str, app: SeqflowApp) -> None:
     topic = app.topic_names.name("probe.in")
     received: list[Envelope] = []
     echo_agent(app, topic, received)

@@ -104,9 +104,7 @@ async def test_nothing_is_sent_while_the_sequence_is_paused(
         await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s2", act, T0)])
         set_file_clock(file_clock.path, T0 + timedelta(days=3))
         resume = SequenceChanged(sequence_id="s2", action="resume", at=T0 + timedelta(days=3))
-        await produce(
-            broker, t.sequence_lifecycle, [("sequence_changed", "s2", resume, T0 + timedelta(days=3))]
-        )
+        await produce(broker, t.sequence_lifecycle, [("sequence_changed", "s2", resume, T0 + timedelta(days=3))])
         sent = await wait_for(lambda: sends.of("send_requested", contact_id="c1"), what="email after resume")
         assert sent[0].payload["at"] == "2026-12-04T14:00:00Z"
     finally:

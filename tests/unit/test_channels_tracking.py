@@ -92,10 +92,7 @@ def test_plain_text_links_are_wrapped_and_trailing_punctuation_kept_outside() ->
 def test_html_hrefs_are_wrapped_but_visible_text_is_not() -> None:
     html = "<a href=\"https://jobs.io/?a=1&amp;b=2\">https://jobs.io</a> <a href='http://x.io'>x</a>"
     out = rewrite_links(html, lambda u: f"T({u})")
-    assert (
-        out
-        == "<a href=\"T(https://jobs.io/?a=1&amp;b=2)\">https://jobs.io</a> <a href='T(http://x.io)'>x</a>"
-    )
+    assert out == "<a href=\"T(https://jobs.io/?a=1&amp;b=2)\">https://jobs.io</a> <a href='T(http://x.io)'>x</a>"
 
 
 def test_non_http_hrefs_are_left_alone() -> None:

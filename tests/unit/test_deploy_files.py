@@ -174,10 +174,7 @@ def _subcommands_from_parser() -> set[str] | None:
         return None
     parser = build_parser()
     names = {
-        name
-        for action in parser._actions
-        if isinstance(action, argparse._SubParsersAction)
-        for name in action.choices
+        name for action in parser._actions if isinstance(action, argparse._SubParsersAction) for name in action.choices
     }
     assert names, "seqflow.cli.build_parser() has no subcommands"
     return names
@@ -401,11 +398,7 @@ def test_every_dashboard_query_mentions_only_metrics_seqflow_exports() -> None:
 
 
 def test_the_dashboard_shows_every_exported_metric() -> None:
-    shown = {
-        re.sub(r"_(bucket|sum|count)$", "", name)
-        for _, e in dashboard_exprs()
-        for name in METRIC_NAME.findall(e)
-    }
+    shown = {re.sub(r"_(bucket|sum|count)$", "", name) for _, e in dashboard_exprs() for name in METRIC_NAME.findall(e)}
     assert shown == KNOWN_METRICS
 
 
@@ -478,9 +471,7 @@ def test_each_deployment_runs_its_own_subcommand_on_its_own_port() -> None:
 def test_each_deployment_probes_health_for_liveness_and_ready_for_readiness() -> None:
     for name, deployment in deployments_by_service().items():
         (container,) = pod_containers(deployment)
-        port_names = {p.get("name") for p in container["ports"]} | {
-            p["containerPort"] for p in container["ports"]
-        }
+        port_names = {p.get("name") for p in container["ports"]} | {p["containerPort"] for p in container["ports"]}
         liveness = container["livenessProbe"]["httpGet"]
         readiness = container["readinessProbe"]["httpGet"]
         assert liveness["path"] == "/health", name
@@ -509,9 +500,7 @@ def test_the_api_service_routes_to_the_tasks_pods_web_port() -> None:
     tasks = deployments_by_service()["tasks"]
     labels = tasks["spec"]["template"]["metadata"]["labels"]
     (container,) = pod_containers(tasks)
-    port_names = {p.get("name") for p in container["ports"]} | {
-        p["containerPort"] for p in container["ports"]
-    }
+    port_names = {p.get("name") for p in container["ports"]} | {p["containerPort"] for p in container["ports"]}
     routed = [svc for svc in k8s_of_kind("Service") if svc["spec"]["selector"].items() <= labels.items()]
     assert routed, "no Service selects the tasks pods"
     for svc in routed:

@@ -279,9 +279,7 @@ def test_rejects_within_on_an_engagement_condition() -> None:
 def test_rejects_a_non_engagement_when_on_an_automatic_step() -> None:
     data = example()
     data["branches"][0]["steps"][0]["conditions"][0]["when"] = "Connected"
-    assert error_of(data).startswith(
-        "branches[0].steps[0].conditions[0].when: 'Connected' is not a condition"
-    )
+    assert error_of(data).startswith("branches[0].steps[0].conditions[0].when: 'Connected' is not a condition")
 
 
 def test_rejects_engagement_conditions_without_no_condition_met() -> None:
@@ -338,10 +336,7 @@ def test_rejects_an_empty_branch() -> None:
 
 
 def test_rejects_a_template_without_branches() -> None:
-    assert (
-        error_of({"name": "t", "owner": "alice", "branches": []})
-        == "branches: a template needs at least one branch"
-    )
+    assert error_of({"name": "t", "owner": "alice", "branches": []}) == "branches: a template needs at least one branch"
 
 
 def test_rejects_auto_email_without_email() -> None:
@@ -381,9 +376,7 @@ def test_rejects_an_unknown_priority() -> None:
     assert error_of(data).startswith("branches[0].steps[2].priority: ")
 
 
-@pytest.mark.parametrize(
-    "then", [{}, {"next": True, "complete": True}, {"next": False}, {"exit": ""}, {"jump": "x"}]
-)
+@pytest.mark.parametrize("then", [{}, {"next": True, "complete": True}, {"next": False}, {"exit": ""}, {"jump": "x"}])
 def test_rejects_a_then_that_is_not_exactly_one_move(then: dict[str, Any]) -> None:
     data = example()
     data["branches"][0]["steps"][2]["conditions"][0]["then"] = then

@@ -55,9 +55,7 @@ def write(tmp_path: Path, data: Any) -> str:
     return str(path)
 
 
-def test_a_valid_scenario_prints_json_lines_and_exits_zero(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_valid_scenario_prints_json_lines_and_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # sent Tue 14:00Z; the open has no condition; deadline Fri 12-04 14:00Z → call shown then
     assert main([write(tmp_path, valid())]) == 0
     out = capsys.readouterr().out
@@ -80,9 +78,7 @@ def test_an_ignored_event_goes_to_stderr_and_still_exits_zero(
     assert len(captured.out.splitlines()) == 3
 
 
-def test_a_dangling_goto_step_exits_two_naming_the_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_dangling_goto_step_exits_two_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = valid()
     data["template"]["branches"][0]["steps"][0]["conditions"][0]["then"] = {"goto_step": "nowhere"}
     assert main([write(tmp_path, data)]) == 2
@@ -98,9 +94,7 @@ def test_a_file_that_is_not_json_exits_two(tmp_path: Path, capsys: pytest.Captur
     assert "JSON" in captured.err
 
 
-def test_an_unknown_event_type_exits_two_naming_the_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unknown_event_type_exits_two_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = valid()
     data["events"] = [{"at": "2026-12-01T15:00:00Z", "type": "forwarded", "contact": "c1", "step": "intro"}]
     assert main([write(tmp_path, data)]) == 2
@@ -114,9 +108,7 @@ def test_a_missing_file_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "absent.json" in capsys.readouterr().err
 
 
-def test_a_bad_activation_exits_two_naming_the_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_bad_activation_exits_two_naming_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = valid()
     data["activation"]["send_window"] = {"start": "17:00", "stop": "08:00"}
     assert main([write(tmp_path, data)]) == 2

@@ -77,9 +77,7 @@ def earliest_by_scan(granted: list[int], request: int, count: int, per: int) -> 
     per=st.integers(1, 120),
     requests=st.lists(st.integers(0, 600), min_size=1, max_size=25).map(sorted),
 )
-def test_grants_never_break_the_limit_and_each_is_the_earliest(
-    count: int, per: int, requests: list[int]
-) -> None:
+def test_grants_never_break_the_limit_and_each_is_the_earliest(count: int, per: int, requests: list[int]) -> None:
     lim = SlidingWindow(count, per)
     granted: list[int] = []
     for r in requests:

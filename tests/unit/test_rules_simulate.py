@@ -52,9 +52,7 @@ def contact(cid: str, **fields: Any) -> dict[str, Any]:
     return {"id": cid, "first_name": cid.upper(), "email": f"{cid}@x.example", "phone": "+15550001"} | fields
 
 
-def ev(
-    at: str, type_: str, contact_: str | None = None, step: str | None = None, **more: Any
-) -> dict[str, Any]:
+def ev(at: str, type_: str, contact_: str | None = None, step: str | None = None, **more: Any) -> dict[str, Any]:
     e: dict[str, Any] = {"at": at, "type": type_}
     if contact_ is not None:
         e["contact"] = contact_
@@ -90,9 +88,7 @@ def scenario(
         },
         "activation": {k: v for k, v in act.items() if v is not None},
         "activated_at": activated_at,
-        "contacts": [
-            contact(c) if isinstance(c, str) else c for c in (["c1"] if contacts is None else contacts)
-        ],
+        "contacts": [contact(c) if isinstance(c, str) else c for c in (["c1"] if contacts is None else contacts)],
         "later_contacts": [contact(c) if isinstance(c, str) else c for c in later],
         "events": list(events),
         "until": until,
@@ -319,9 +315,7 @@ def test_the_end_date_ends_every_entered_unfinished_enrollment_on_its_step() -> 
 
 def test_an_end_event_ends_the_sequence_and_later_events_are_ignored() -> None:
     # c1 waits on intro; End Sequence Wed 15:00Z → ended on intro; the reply after it does nothing
-    data = reply_flow(
-        events=[ev("2026-12-02T15:00:00Z", "end"), ev("2026-12-02T16:00:00Z", "replied", "c1", "intro")]
-    )
+    data = reply_flow(events=[ev("2026-12-02T15:00:00Z", "end"), ev("2026-12-02T16:00:00Z", "replied", "c1", "intro")])
     out, warnings = simulate(data)
     assert out == [
         ("2026-12-01T14:00:00Z", "c1", "intro", "email_sent"),
@@ -510,9 +504,7 @@ def test_move_next_on_a_waiting_step_follows_no_condition_met_now() -> None:
 
 
 def test_move_next_on_a_manual_step_is_ignored_with_a_warning() -> None:
-    data = scenario(
-        [task("call", kind="call")], events=[ev("2026-12-01T15:00:00Z", "move_next", "c1", "call")]
-    )
+    data = scenario([task("call", kind="call")], events=[ev("2026-12-01T15:00:00Z", "move_next", "c1", "call")])
     out, warnings = simulate(data)
     assert out == [
         ("2026-12-01T14:00:00Z", "c1", "call", "entered"),

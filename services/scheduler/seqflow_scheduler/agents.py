@@ -12,6 +12,7 @@ from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
 from seqflow_scheduler.intake import HANDLERS
+from seqflow_scheduler.metrics import SchedulerMetrics
 from seqflow_scheduler.tick import tick_one
 
 log = logging.getLogger("seqflow.scheduler")
@@ -23,10 +24,11 @@ OUTBOX_BATCH = 500
 def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
     for attr in CONSUMED:
         _consumer(app, db, getattr(app.topic_names, attr))
+    metrics = SchedulerMetrics(app.registry)
 
     @app.timer(interval=app.settings.tick_seconds)
     async def ticker() -> None:
-        await run_ticks(app, db, clock)
+        await run_ticks(app, db, clock, metrics)
 
 
 def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
@@ -40,9 +42,7 @@ def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
     app.agent(channel, name=consume.__name__)(consume)
 
 
-async def handle(
-    app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None, value: bytes | None
-) -> None:
+async def handle(app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None, value: bytes | None) -> None:
     env = await decode_or_dead_letter(app.publisher, topic, key, value)
     if env is None:
         return
@@ -64,7 +64,7 @@ async def handle(
     log.debug("applied", extra={"event_id": str(env.id), "enrollment": env.key})
 
 
-async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> int:
+async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: SchedulerMetrics | None = None) -> int:
     """Advance every sequence with due work to now, then publish the outbox. Returns sequences run."""
     if app.pool is None:
         return 0
@@ -76,6 +76,8 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> int:
             if result is None:
                 break
             done += 1
+            if metrics is not None:
+                metrics.observe(result.actions, now)
             await drain_outbox(app, db, conn)
         await drain_outbox(app, db, conn)
     return done

@@ -66,9 +66,7 @@ class SchedulerDb:
         return {r["address"] for r in rows}
 
     async def suppress(self, c: asyncpg.Connection, address: str) -> None:
-        await c.execute(
-            f"INSERT INTO {self.s}.suppressed (address) VALUES ($1) ON CONFLICT DO NOTHING", address
-        )
+        await c.execute(f"INSERT INTO {self.s}.suppressed (address) VALUES ($1) ON CONFLICT DO NOTHING", address)
 
     # ---- sequences ------------------------------------------------------------------------
     async def create_sequence(self, c: asyncpg.Connection, row: SequenceRow, state: SequenceState) -> bool:
@@ -82,9 +80,7 @@ class SchedulerDb:
         return bool(status.endswith("1"))
 
     async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
-        rows = await c.fetch(
-            f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT ended", rollup_id
-        )
+        rows = await c.fetch(f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT ended", rollup_id)
         return [r["id"] for r in rows]
 
     async def sequences_enrolling(self, c: asyncpg.Connection, contact_id: str) -> list[str]:
@@ -96,8 +92,7 @@ class SchedulerDb:
     async def claim_due(self, c: asyncpg.Connection, now: datetime) -> SequenceRow | None:
         """Lock one sequence with work due; other replicas skip it (FOR UPDATE SKIP LOCKED)."""
         r = await c.fetchrow(
-            f"SELECT * FROM {self.s}.sequences WHERE wake_at <= $1 ORDER BY wake_at "
-            "LIMIT 1 FOR UPDATE SKIP LOCKED",
+            f"SELECT * FROM {self.s}.sequences WHERE wake_at <= $1 ORDER BY wake_at LIMIT 1 FOR UPDATE SKIP LOCKED",
             now,
         )
         if r is None:
@@ -118,7 +113,11 @@ class SchedulerDb:
         )  # fmt: skip
 
     async def save_edits(
-        self, c: asyncpg.Connection, sequence_id: str, template: dict[str, Any] | None, activation: dict[str, Any] | None
+        self,
+        c: asyncpg.Connection,
+        sequence_id: str,
+        template: dict[str, Any] | None,
+        activation: dict[str, Any] | None,
     ) -> None:
         """The sequence's own copy after Edit Branches / Edit Sequence (NULL keeps the current one)."""
         await c.execute(
@@ -157,9 +156,7 @@ class SchedulerDb:
         await self.wake(c, sequence_id, inp.at)
 
     async def take_inputs(self, c: asyncpg.Connection, sequence_id: str) -> list[dict[str, Any]]:
-        rows = await c.fetch(
-            f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 RETURNING id, input", sequence_id
-        )
+        rows = await c.fetch(f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 RETURNING id, input", sequence_id)
         return [json.loads(r["input"]) for r in sorted(rows, key=lambda r: r["id"])]
 
     async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:

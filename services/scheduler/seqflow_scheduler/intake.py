@@ -33,17 +33,13 @@ async def on_member_added(conn: asyncpg.Connection, db: SchedulerDb, env: Envelo
         await db.add_input(conn, seq, str(env.id), Input(whole_seconds(p.at), "member_added", p.contact.id))
 
 
-async def on_member_removed(
-    conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved
-) -> None:
+async def on_member_removed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved) -> None:
     await db.set_member(conn, p.rollup_id, p.contact_id, False)
     for seq in await db.sequences_on_rollup(conn, p.rollup_id):
         await db.add_input(conn, seq, str(env.id), Input(whole_seconds(p.at), p.how, p.contact_id))
 
 
-async def on_contact_changed(
-    conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: ContactChanged
-) -> None:
+async def on_contact_changed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: ContactChanged) -> None:
     fields = contact_fields(p.contact)
     await db.upsert_contact(conn, p.contact.id, fields)
     for seq in await db.sequences_enrolling(conn, p.contact.id):
@@ -51,9 +47,7 @@ async def on_contact_changed(
         await db.add_input(conn, seq, str(env.id), inp)
 
 
-async def on_activated(
-    conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceActivated
-) -> None:
+async def on_activated(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceActivated) -> None:
     """Create the sequence's engine state and enter every contact on the rollup now."""
     activation = Activation.model_validate(p.activation)
     Template.model_validate(p.template)  # the API validated it; a bad copy is poison, not a crash later
@@ -64,9 +58,7 @@ async def on_activated(
     if not await db.create_sequence(conn, row, state):
         return
     for contact_id in await db.present_members(conn, p.rollup_id):
-        await db.add_input(
-            conn, p.sequence_id, f"{env.id}:{contact_id}", Input(at, "member_added", contact_id)
-        )
+        await db.add_input(conn, p.sequence_id, f"{env.id}:{contact_id}", Input(at, "member_added", contact_id))
 
 
 async def on_changed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceChanged) -> None:

@@ -15,7 +15,7 @@ from seqflow.rules.state import Action
 from seqflow_scheduler.db import SequenceRow
 
 SEQUENCE_ACTIONS = frozenset({"sequence_paused", "sequence_resumed", "sequence_ended", "sequence_edited"})
-INTERNAL = frozenset({"rate_limited"})
+INTERNAL = frozenset({"rate_limited", "deferred"})
 
 Row = tuple[str, str, bytes]
 

@@ -63,9 +63,7 @@ def build_email(
     return msg
 
 
-def _set_headers(
-    msg: EmailMessage, *, sender: str, to: str, subject: str, message_id: str, now: datetime
-) -> None:
+def _set_headers(msg: EmailMessage, *, sender: str, to: str, subject: str, message_id: str, now: datetime) -> None:
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject

@@ -10,9 +10,7 @@ from typing import Any
 _FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}\}")
 
 
-def render(
-    template: str, contact: Mapping[str, Any], user: Mapping[str, Any] | None, *, html: bool = False
-) -> str:
+def render(template: str, contact: Mapping[str, Any], user: Mapping[str, Any] | None, *, html: bool = False) -> str:
     """Replace each `{{ field }}` with its value; with `html`, values are HTML-escaped."""
 
     def substitute(match: re.Match[str]) -> str:

@@ -110,9 +110,7 @@ def unsubscribe_url(base_url: str, secret: bytes, message_id: str, address: str)
     return _url(base_url, f"/t/u/{token}")
 
 
-def rewrite_links(
-    html_or_text: str, make_click_url: Callable[[str], str], *, html: bool | None = None
-) -> str:
+def rewrite_links(html_or_text: str, make_click_url: Callable[[str], str], *, html: bool | None = None) -> str:
     """Wrap every http(s) link with `make_click_url`.
 
     HTML (detected by an `<a ` tag unless `html` says) gets its `href` values rewritten, leaving the

@@ -55,8 +55,7 @@ async def migrate_schema(conn: asyncpg.Connection, base: str, schema_prefix: str
     try:
         await _ensure_ledger(conn, schema)
         done = {
-            r["version"]
-            for r in await conn.fetch(render("SELECT version FROM {schema}.schema_migrations", schema))
+            r["version"] for r in await conn.fetch(render("SELECT version FROM {schema}.schema_migrations", schema))
         }
         applied = []
         for mig in load_migrations(base):

@@ -197,9 +197,7 @@ def _duplicate_when_issues(conditions: tuple[Condition, ...]) -> list[Issue]:
     issues: list[Issue] = []
     for i, c in enumerate(conditions):
         if c.when in seen:
-            issues.append(
-                (f"conditions[{i}].when", f"duplicate {c.when!r} (also conditions[{seen[c.when]}])")
-            )
+            issues.append((f"conditions[{i}].when", f"duplicate {c.when!r} (also conditions[{seen[c.when]}])"))
         seen.setdefault(c.when, i)
     return issues
 
@@ -216,9 +214,7 @@ def _auto_condition_issues(conditions: tuple[Condition, ...]) -> list[Issue]:
     ]
     whens = {c.when for c in conditions}
     if whens & ENGAGEMENTS and NO_CONDITION_MET not in whens:
-        issues.append(
-            ("conditions", "an automatic step with engagement conditions also needs no_condition_met")
-        )
+        issues.append(("conditions", "an automatic step with engagement conditions also needs no_condition_met"))
     return issues
 
 

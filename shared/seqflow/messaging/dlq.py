@@ -15,9 +15,7 @@ REASON_HEADER = "seqflow-dlq-reason"
 SOURCE_HEADER = "seqflow-dlq-source-topic"
 
 
-async def dead_letter(
-    publisher: Publisher, topic: str, key: bytes | None, value: bytes | None, reason: str
-) -> None:
+async def dead_letter(publisher: Publisher, topic: str, key: bytes | None, value: bytes | None, reason: str) -> None:
     """Produce the original bytes unchanged to `<topic>.dlq`, the reason in headers; count it.
 
     Awaits the ack: the consumer commits past the poison message only once it is safely parked.

@@ -25,9 +25,7 @@ class Envelope(BaseModel):
         return value.astimezone(UTC)
 
     @classmethod
-    def wrap(
-        cls, type_: str, key: str, payload: BaseModel, occurred_at: datetime, version: int = 1
-    ) -> Envelope:
+    def wrap(cls, type_: str, key: str, payload: BaseModel, occurred_at: datetime, version: int = 1) -> Envelope:
         """An envelope around a payload model (dumped in JSON mode so it survives encoding)."""
         return cls(
             type=type_,

@@ -219,7 +219,10 @@ class Runtime:
         step = self.steps[key]
         e.step, e.task_shown, e.sent_at = key, False, None
         e.attempt += 1
-        e.phase, e.at = P_DUE, self._next_open(self._after(self.now, step.delay))
+        wanted = self._after(self.now, step.delay)
+        e.phase, e.at = P_DUE, self._next_open(wanted)
+        if e.at != wanted:
+            self._emit(e, "deferred", key, until=e.at)  # held to the window (a metric for operators)
         if e.at == self.now and not self._closed(e):
             self._fall_due(e)  # due in this instant: the same as a timer at now, without the round trip
         else:

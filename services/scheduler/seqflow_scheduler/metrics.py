@@ -1,0 +1,39 @@
+"""The scheduler's own Prometheus metrics (no ids as labels), fed from the engine's actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from seqflow.rules.state import Action
+
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
+DUE_WORK = frozenset({"email_sent", "sms_sent", "task_due", "send_failed"})
+
+
+class SchedulerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rate_limit_waits = Counter(
+            "seqflow_rate_limit_waits_total", "Times the rate limiter held sends back", ["channel"], registry=registry
+        )
+        self.window_deferrals = Counter(
+            "seqflow_window_deferrals_total", "Steps whose due time was held to the send window", registry=registry
+        )
+        self.due_lateness = Histogram(
+            "seqflow_due_lateness_seconds", "How long after its due instant due work was emitted",
+            buckets=LATENESS_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.actions = Counter("seqflow_engine_actions_total", "Engine actions by kind", ["action"], registry=registry)
+        self.ticks = Counter("seqflow_sequence_ticks_total", "Sequences advanced by a tick", registry=registry)
+
+    def observe(self, actions: list[Action], now: datetime) -> None:
+        self.ticks.inc()
+        for a in actions:
+            self.actions.labels(a.action).inc()
+            if a.action == "rate_limited":
+                self.rate_limit_waits.labels(a.detail.get("channel", "")).inc()
+            elif a.action == "deferred":
+                self.window_deferrals.inc()
+            elif a.action in DUE_WORK:
+                self.due_lateness.observe(max(0.0, (now - a.at).total_seconds()))

@@ -1,0 +1,180 @@
+"""Durable time: a service SIGKILLed while work is pending loses and doubles nothing after a restart.
+
+Ten contacts go through auto_email (no_condition_met within P2D → next) → P1D → auto_sms, email limited
+to 4 per hour, from T0 = Tue 09:00 New York: emails at 09:00 (4), 10:00 (4) and 11:00 (2), the deadlines
+on Thursday and the SMS on Friday at the same wall times. A service is killed while the work is pending,
+the file clock is moved past every due time while it is down, and it is started again. Every send must
+then happen once, at the instant the simulator (`seqflow.rules.simulate.run`, the live engine) gives it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from support.api import Api, eventually
+from support.kafka import Collector, wait_for
+
+from seqflow.clock import set_file_clock
+from seqflow.messaging.topics import Topics
+from seqflow.rules.simulate import Scenario, run
+from seqflow.stack import Stack
+
+T0 = datetime.fromisoformat("2026-12-01T14:00:00+00:00")  # Tue 09:00 in New York
+N = 10
+TEMPLATE: dict[str, Any] = {
+    "name": "Durable", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "intro", "type": "auto_email",
+         "email": {"from_alias": "alice@agency.example", "subject": "Hi {{first_name}}", "body": "Hello"},
+         "conditions": [{"when": "replied", "then": {"exit": "replied"}},
+                        {"when": "no_condition_met", "within": "P2D", "then": {"next": True}}]},
+        {"key": "bump", "type": "auto_sms", "delay": "P1D", "sms": {"body": "Hi {{first_name}}"}}]}],
+}  # fmt: skip
+ACTIVATION: dict[str, Any] = {
+    "name": "Durable Q4", "begin": "2026-12-01", "timezone": "America/New_York",
+    "send_days": ["mon", "tue", "wed", "thu", "fri"], "send_window": {"start": "08:00", "stop": "17:00"},
+    "primary_user": "alice", "rate_limits": {"email": {"count": 4, "per": "PT1H"}},
+}  # fmt: skip
+CONTACTS = [
+    {"id": f"c{i:02d}", "first_name": f"N{i:02d}", "email": f"n{i:02d}@x.example", "phone": f"+1555{i:07d}"}
+    for i in range(N)
+]  # fmt: skip
+IN_THE_DELAY = T0 + timedelta(days=1)  # Wed 09:00: every email sent, every deadline pending
+PAST_ALL = datetime.fromisoformat("2026-12-04T17:00:00+00:00")  # Fri 12:00: every SMS due (14:00Z–16:00Z)
+
+Send = tuple[datetime, str, str]
+
+
+def expected_sends(until: datetime) -> list[Send]:
+    """(at, contact, channel) of every send the engine makes up to `until`, by the simulator."""
+    sc = Scenario.model_validate({"template": TEMPLATE, "activation": ACTIVATION, "activated_at": T0,
+                                  "contacts": CONTACTS, "until": until})  # fmt: skip
+    actions, _ = run(sc)
+    channel = {"email_sent": "email", "sms_sent": "sms"}
+    return sorted((a.at, a.contact, channel[a.action]) for a in actions if a.action in channel)
+
+
+def published(sends: Collector) -> list[Send]:
+    return sorted((datetime.fromisoformat(e.payload["at"]), e.payload["contact_id"], e.payload["channel"])
+                  for e in sends.of("send_requested"))  # fmt: skip
+
+
+async def scheduler_caught_up(conn: asyncpg.Connection, prefix: str, now: datetime) -> bool:
+    """The sequence exists, nothing is due at `now`, and the inbox and outbox are empty."""
+    s = f"{prefix}scheduler"
+    row = await conn.fetchrow(
+        f"SELECT (SELECT count(*) FROM {s}.sequences) AS seqs,"
+        f" (SELECT count(*) FROM {s}.sequences WHERE wake_at IS NOT NULL AND wake_at <= $1) AS due,"
+        f" (SELECT count(*) FROM {s}.inbox) AS inbox, (SELECT count(*) FROM {s}.outbox) AS outbox",
+        now,
+    )  # fmt: skip
+    return bool(row["seqs"] == 1 and row["due"] == 0 and row["inbox"] == 0 and row["outbox"] == 0)
+
+
+async def ledger(conn: asyncpg.Connection, prefix: str) -> list[asyncpg.Record]:
+    return list(await conn.fetch(f"SELECT idempotency_key, channel, status FROM {prefix}dispatcher.ledger"))
+
+
+async def sent_rows(conn: asyncpg.Connection, prefix: str, n: int, what: str, limit: float = 60) -> None:
+    await eventually(lambda: ledger(conn, prefix),
+                     lambda rows: len(rows) == n and all(r["status"] == "sent" for r in rows), what, limit)  # fmt: skip
+
+
+async def sms_received(http: aiohttp.ClientSession, stack: Stack) -> list[dict[str, Any]]:
+    async with http.get(f"{stack.sms_url}/_stub/messages") as r:
+        data = await r.json()
+    return data if isinstance(data, list) else data.get("messages", [])
+
+
+async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection) -> None:
+    admin = Api(http, stack.api)
+    await admin.ok("POST", "/users", {"id": "alice", "name": "Alice", "email": "alice@agency.example",
+                                      "permissions": ["sequences:activate"], "token": "alice-token"})  # fmt: skip
+    alice = admin.as_user("alice-token")
+    template = await alice.ok("POST", "/templates", TEMPLATE)
+    rollup = await alice.ok("POST", "/rollups", {"name": "Durable people"})
+    await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})
+    members = f"SELECT count(*) FROM {stack.schema_prefix}scheduler.members WHERE present"
+    await eventually(lambda: conn.fetchval(members), lambda n: n == N, "every member in the scheduler's copy")
+    await alice.ok("POST", "/sequences", {**ACTIVATION, "template_id": template["id"], "rollup_id": rollup["id"]})
+
+
+async def assert_each_send_once(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection,
+                                sends: Collector) -> None:  # fmt: skip
+    want = expected_sends(PAST_ALL)
+    assert len(want) == 2 * N
+    await wait_for(lambda: len(sends.of("send_requested")) >= 2 * N, 30, "every send_requested read back")
+    got = published(sends)
+    assert got == want  # every send published once, at the simulator's instant
+    rows = await ledger(conn, stack.schema_prefix)
+    assert len(rows) == 2 * N and {r["status"] for r in rows} == {"sent"}
+    assert {r["idempotency_key"] for r in rows} == {e.payload["idempotency_key"] for e in sends.of("send_requested")}
+    mail = stack.sent_mail()
+    assert len(mail) == N and len({m["message_id"] for m in mail}) == N
+    assert {m["to"] for m in mail} == {c["email"] for c in CONTACTS}
+    sms = await sms_received(http, stack)
+    assert len(sms) == N and {m["to"] for m in sms} == {c["phone"] for c in CONTACTS}
+
+
+async def test_a_scheduler_killed_in_a_delay_sends_what_fell_due_once_at_its_instant_after_restart(
+    stack: Stack, clock_file: Path
+) -> None:
+    await stack.wait_ready()
+    prefix = stack.schema_prefix
+    assert stack.broker is not None
+    sends = await Collector(stack.broker.bootstrap, Topics(stack.topic_prefix).due_sends).start()
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await activate(http, stack, conn)
+            set_file_clock(clock_file, IN_THE_DELAY)
+            await eventually(lambda: scheduler_caught_up(conn, prefix, IN_THE_DELAY), bool, "scheduler caught up")
+            await sent_rows(conn, prefix, N, "the emails sent")
+            assert published(sends) == expected_sends(IN_THE_DELAY)
+
+            stack.kill("scheduler")
+            set_file_clock(clock_file, PAST_ALL)  # deadlines (Thu) and SMS (Fri) fall due while it is down
+            due = f"SELECT count(*) FROM {prefix}scheduler.sequences WHERE wake_at <= $1"
+            assert await conn.fetchval(due, PAST_ALL) == 1  # the pending work is in PostgreSQL, not memory
+            stack.restart("scheduler")
+            await stack.wait_ready()
+
+            await eventually(lambda: scheduler_caught_up(conn, prefix, PAST_ALL), bool, "restarted scheduler caught up")
+            await sent_rows(conn, prefix, 2 * N, "every SMS sent after the restart")
+            await assert_each_send_once(http, stack, conn, sends)
+    finally:
+        await conn.close()
+        await sends.stop()
+
+
+async def test_a_dispatcher_killed_with_sends_pending_sends_each_once_after_restart(
+    stack: Stack, clock_file: Path
+) -> None:
+    await stack.wait_ready()
+    prefix = stack.schema_prefix
+    assert stack.broker is not None
+    sends = await Collector(stack.broker.bootstrap, Topics(stack.topic_prefix).due_sends).start()
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await activate(http, stack, conn)
+            # Kill it right after the first four emails: its consumer offsets are most likely not committed
+            # yet, so the restarted dispatcher sees those requests again and must not send them twice.
+            await sent_rows(conn, prefix, 4, "the first four emails sent")
+            stack.kill("dispatcher")
+
+            set_file_clock(clock_file, PAST_ALL)  # the other emails, the deadlines and the SMS fall due
+            await eventually(lambda: scheduler_caught_up(conn, prefix, PAST_ALL), bool, "scheduler caught up")
+            await wait_for(lambda: len(sends.of("send_requested")) == 2 * N, 30, "every send requested")
+            assert len(await ledger(conn, prefix)) == 4  # nothing was sent while the dispatcher was down
+            stack.restart("dispatcher")
+            await stack.wait_ready()
+
+            await sent_rows(conn, prefix, 2 * N, "every send made after the restart")
+            await assert_each_send_once(http, stack, conn, sends)
+    finally:
+        await conn.close()
+        await sends.stop()
