@@ -77,9 +77,9 @@ alice -X POST "$API/contacts/grace-$S/notes" -d '{"text": "Prefers calls after 4
 alice "$API/contacts/grace-$S/activities" | jq -c '.activities[:4][] | {kind, action, step, outcome, text}'
 
 say "tracking and webhooks: open pixel, click, reply (Message-ID from the mail the SMTP server got)"
-# `seqflow dev` sends through SEQFLOW_SMTP_HOST:PORT; with the local stub
-# (python -m seqflow.channels.smtp_stub --port 8025 --out mail.jsonl) each mail is one JSON line.
-if [ -f "${MAIL_FILE:-}" ]; then
+# `seqflow dev` runs a local SMTP server that appends each mail as one JSON line to .seqflow/mail.jsonl.
+MAIL_FILE=${MAIL_FILE:-.seqflow/mail.jsonl}
+if [ -f "$MAIL_FILE" ]; then
   MAIL=$(grep '"ada@candidates.example"' "$MAIL_FILE" | grep "Hi Ada" | tail -1)
   MID=$(echo "$MAIL" | jq -r .message_id)
   LINKS=$(echo "$MAIL" | jq -r .raw | python3 -c '
