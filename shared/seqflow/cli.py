@@ -103,7 +103,8 @@ def run_dev(settings: Settings, broker_port: int | None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     ports = {**DEFAULT_WEB_PORTS, "smtp": settings.smtp_port, "sms": int(settings.sms_url.rsplit(":", 1)[1])}
     stack = Stack(Path(settings.datadir), database_url=settings.database_url, schema_prefix=settings.schema_prefix,
-                  clock=settings.clock, tick_seconds=settings.tick_seconds, ports=ports, broker_port=broker_port)  # fmt: skip
+                  clock=settings.clock, tick_seconds=settings.tick_seconds, ports=ports,
+                  broker_port=broker_port)  # fmt: skip
     try:
         stack.start()
         asyncio.run(stack.wait_ready())

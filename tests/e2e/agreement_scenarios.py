@@ -36,7 +36,8 @@ def sms_step(key: str, delay: str = "PT0S") -> dict[str, Any]:
 
 def call_step(key: str, delay: str = "PT0S") -> dict[str, Any]:
     return {"key": key, "type": "call", "delay": delay, "conditions": [
-        {"when": "Connected", "then": {"complete": True}}, {"when": "Not interested", "then": {"exit": "no"}}]}  # fmt: skip
+        {"when": "Connected", "then": {"complete": True}},
+        {"when": "Not interested", "then": {"exit": "no"}}]}  # fmt: skip
 
 
 SCENARIOS: list[dict[str, Any]] = [

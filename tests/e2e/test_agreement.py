@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from agreement_scenarios import SCENARIOS
-from support.api import Api, eventually
+from support.api import Api, eventually, make_user
 from support.kafka import Collector
 
 from seqflow.channels.tracking import open_pixel_url
@@ -153,9 +153,9 @@ class Live:
         return 1
 
     def lines(self, until: datetime) -> list[Line]:
-        found = {(e.payload["at"].replace("+00:00", "Z"), e.payload["contact_id"], e.payload["step"], e.payload["action"])
-                 for e in self.changes.of("enrollment_changed", sequence_id=self.sid)
-                 if e.payload["action"] in VISIBLE and at(e.payload["at"]) <= until}  # fmt: skip
+        mine = [e.payload for e in self.changes.of("enrollment_changed", sequence_id=self.sid)]
+        found = {(p["at"].replace("+00:00", "Z"), p["contact_id"], p["step"], p["action"])
+                 for p in mine if p["action"] in VISIBLE and at(p["at"]) <= until}  # fmt: skip
         return sorted(found)
 
 
@@ -182,9 +182,7 @@ async def live_deps(stack: Stack) -> AsyncIterator[tuple[Api, asyncpg.Connection
     db = await asyncpg.connect(stack.dsn)
     async with aiohttp.ClientSession() as http:
         api = Api(http, stack.api)
-        await api.ok("POST", "/users", {"id": "alice", "name": "Alice", "email": "alice@agency.example",
-                                        "permissions": ["sequences:activate", "tasks:mine"], "token": "alice-token"})  # fmt: skip
-        yield api.as_user("alice-token"), db, changes, results
+        yield await make_user(api, "alice"), db, changes, results
     await db.close()
     await changes.stop()
     await results.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from support.api import Api, eventually
+from support.api import Api, eventually, make_user
 
 from seqflow.stack import Stack
 
@@ -17,9 +17,7 @@ ADA = {"id": "ada", "first_name": "Ada", "email": "ada@x.example", "phone": "+15
 
 
 async def start(api: Api) -> tuple[Api, str]:
-    await api.ok("POST", "/users", {"id": "alice", "name": "Alice", "email": "alice@agency.example",
-                                    "permissions": ["sequences:activate", "tasks:mine"], "token": "alice-token"})  # fmt: skip
-    alice = api.as_user("alice-token")
+    alice = await make_user(api, "alice")
     template = await alice.ok("POST", "/templates", {"name": "life", "owner": "alice", "branches": BRANCHES})
     rollup = await alice.ok("POST", "/rollups", {"name": "life"})
     await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": [ADA]})

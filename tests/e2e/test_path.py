@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from support.api import Api, eventually
+from support.api import Api, eventually, make_user
 from support.kafka import wait_for
 
 from seqflow.stack import Stack
@@ -31,11 +31,9 @@ CONTACTS = [
 ]
 
 
-async def users(admin: Api) -> None:
-    for uid, perms in (("alice", ["sequences:activate", "tasks:mine"]), ("bob", ["tasks:mine"]),
-                       ("eve", ["tasks:mine"])):  # fmt: skip
-        await admin.ok("POST", "/users", {"id": uid, "name": uid.title(), "email": f"{uid}@agency.example",
-                                          "permissions": perms, "token": f"{uid}-token"})  # fmt: skip
+async def users(admin: Api) -> tuple[Api, Api, Api]:
+    return (await make_user(admin, "alice"), await make_user(admin, "bob", ("tasks:mine",)),
+            await make_user(admin, "eve", ("tasks:mine",)))  # fmt: skip
 
 
 async def activate(alice: Api) -> str:
@@ -60,8 +58,7 @@ async def test_one_sequence_goes_through_all_four_services(stack: Stack) -> None
     await stack.wait_ready()
     async with aiohttp.ClientSession() as http:
         admin = Api(http, stack.api)
-        await users(admin)
-        alice, bob, eve = admin.as_user("alice-token"), admin.as_user("bob-token"), admin.as_user("eve-token")
+        alice, bob, eve = await users(admin)
         sequence_id = await activate(alice)
 
         mail = await wait_for(lambda: len(stack.sent_mail()) == 2 and stack.sent_mail(), 60, "two emails")
@@ -91,7 +88,8 @@ async def test_one_sequence_goes_through_all_four_services(stack: Stack) -> None
 
         overview = await eventually(lambda: alice.ok("GET", "/overview"),
                                     lambda d: d["sequences"] and d["sequences"][0]["completed"] == 2
-                                    and d["sequences"][0]["sms_sent"] == 2, "two completed, two SMS counted")  # fmt: skip
+                                    and d["sequences"][0]["sms_sent"] == 2,
+                                    "two completed, two SMS counted")  # fmt: skip
         row = overview["sequences"][0]
         assert (row["emails_sent"], row["sms_sent"], row["tasks_completed"], row["tasks_todo"]) == (2, 2, 2, 0)
         assert (row["active"], row["exited"]) == (0, 0)

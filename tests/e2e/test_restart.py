@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from support.api import Api, eventually
+from support.api import Api, eventually, make_user
 from support.kafka import Collector, wait_for
 
 from seqflow.clock import set_file_clock
@@ -91,9 +91,7 @@ async def sms_received(http: aiohttp.ClientSession, stack: Stack) -> list[dict[s
 
 async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection) -> None:
     admin = Api(http, stack.api)
-    await admin.ok("POST", "/users", {"id": "alice", "name": "Alice", "email": "alice@agency.example",
-                                      "permissions": ["sequences:activate"], "token": "alice-token"})  # fmt: skip
-    alice = admin.as_user("alice-token")
+    alice = await make_user(admin, "alice")
     template = await alice.ok("POST", "/templates", TEMPLATE)
     rollup = await alice.ok("POST", "/rollups", {"name": "Durable people"})
     await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})

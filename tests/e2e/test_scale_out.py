@@ -21,7 +21,7 @@ import aiohttp
 import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.api import Api, eventually
+from support.api import Api, eventually, make_user
 from support.kafka import Collector, wait_for
 
 from seqflow.clock import set_file_clock
@@ -100,10 +100,7 @@ async def sends_total(http: aiohttp.ClientSession, port: int) -> dict[tuple[str,
 
 async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection) -> None:
     admin = Api(http, stack.api)
-    user = {"id": "alice", "name": "Alice", "email": "alice@agency.example", "permissions": ["sequences:activate"],
-            "token": "alice-token"}  # fmt: skip
-    await admin.ok("POST", "/users", user)
-    alice = admin.as_user("alice-token")
+    alice = await make_user(admin, "alice")
     template = await alice.ok("POST", "/templates", TEMPLATE)
     rollup = await alice.ok("POST", "/rollups", {"name": "Scale people"})
     await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})

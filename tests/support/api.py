@@ -40,3 +40,11 @@ async def eventually(fetch: Callable[[], Awaitable[Any]], check: Callable[[Any],
             return result
         assert time.monotonic() < deadline, f"{what} not reached within {limit}s; last: {result}"
         await asyncio.sleep(0.2)
+
+
+async def make_user(admin: Api, uid: str, permissions: tuple[str, ...] = ("sequences:activate", "tasks:mine")) -> Api:
+    """Create a user through the admin API; returns a client acting as that user (token `<uid>-token`)."""
+    token = f"{uid}-token"
+    await admin.ok("POST", "/users", {"id": uid, "name": uid.title(), "email": f"{uid}@agency.example",
+                                      "permissions": list(permissions), "token": token})  # fmt: skip
+    return admin.as_user(token)

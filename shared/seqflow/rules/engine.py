@@ -83,6 +83,7 @@ class Runtime:
         """`keep`: record only these actions (the simulator prints a few; services want all)."""
         self._use_template(template)
         self.keep = keep
+        self.all_actions = keep is None  # hot-path emits of internal actions are skipped when not kept
         self._open_cache: dict[datetime, datetime | None] = {}
         self._after_cache: dict[tuple[datetime, int], datetime] = {}
         self.gates = gates
@@ -221,7 +222,7 @@ class Runtime:
         e.attempt += 1
         wanted = self._after(self.now, step.delay)
         e.phase, e.at = P_DUE, self._next_open(wanted)
-        if e.at != wanted:
+        if e.at != wanted and self.all_actions:
             self._emit(e, "deferred", key, until=e.at)  # held to the window (a metric for operators)
         if e.at == self.now and not self._closed(e):
             self._fall_due(e)  # due in this instant: the same as a timer at now, without the round trip
@@ -272,7 +273,8 @@ class Runtime:
     def _land(self, e: Enrollment) -> None:
         if e.move_kind == "arrive":
             assert e.move_target is not None
-            self._emit(e, "moved", e.step, to=e.move_target)
+            if self.all_actions:
+                self._emit(e, "moved", e.step, to=e.move_target)
             self._arrive(e, e.move_target)
             return
         e.status = COMPLETED if e.move_kind == "complete" else EXITED
@@ -343,7 +345,8 @@ class Runtime:
         cond = self.ncm[e.step]
         assert cond is not None and cond.within is not None
         e.phase, e.at = P_WAITING, self._after(self.now, cond.within)
-        self._emit(e, "waiting", e.step, deadline=e.at)
+        if self.all_actions:
+            self._emit(e, "waiting", e.step, deadline=e.at)
         self._arm(e)
 
     # ---- inputs ---------------------------------------------------------------------------
