@@ -99,7 +99,10 @@ def test_accepts_the_spec_example() -> None:
 
 
 def test_the_spec_example_in_spec_md_is_accepted_verbatim() -> None:
-    text = (Path(__file__).parents[3] / "shared" / "SPEC.md").read_text()
+    spec_md = Path(__file__).parents[3] / "shared" / "SPEC.md"  # the product spec lives beside the repo
+    if not spec_md.exists():
+        pytest.skip(f"{spec_md} is not beside this checkout")
+    text = spec_md.read_text()
     start = text.index("```json") + len("```json")
     assert Template.from_json(text[start : text.index("```", start)]).name == "Senior Python outreach"
 

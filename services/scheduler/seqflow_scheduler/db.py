@@ -69,18 +69,37 @@ class SchedulerDb:
         await c.execute(f"INSERT INTO {self.s}.suppressed (address) VALUES ($1) ON CONFLICT DO NOTHING", address)
 
     # ---- sequences ------------------------------------------------------------------------
-    async def create_sequence(self, c: asyncpg.Connection, row: SequenceRow, state: SequenceState) -> bool:
+    async def create_sequence(
+        self, c: asyncpg.Connection, row: SequenceRow, state: SequenceState, roster: list[str] | None
+    ) -> bool:
+        """A new sequence, not started (no wake) while it waits for a roster; False if it already exists."""
         status = await c.execute(
             f"INSERT INTO {self.s}.sequences (id, name, rollup_id, template, activation, primary_user, "
-            "activated_at, state, advanced_to, wake_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,$7) "
-            "ON CONFLICT (id) DO NOTHING",
+            "activated_at, state, advanced_to, wake_at, roster, started) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,NULL,$9,false) ON CONFLICT (id) DO NOTHING",
             row.id, row.name, row.rollup_id, json.dumps(row.template), json.dumps(row.activation),
             json.dumps(row.primary_user), row.activated_at, state_json(state),
+            json.dumps(roster) if roster is not None else None,
         )  # fmt: skip
         return bool(status.endswith("1"))
 
+    async def awaiting_start(self, c: asyncpg.Connection, rollup_id: str) -> list[asyncpg.Record]:
+        return list(await c.fetch(
+            f"SELECT id, roster, activated_at FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT started "
+            "FOR UPDATE", rollup_id,
+        ))  # fmt: skip
+
+    async def known_members(self, c: asyncpg.Connection, rollup_id: str) -> set[str]:
+        rows = await c.fetch(f"SELECT contact_id FROM {self.s}.members WHERE rollup_id = $1", rollup_id)
+        return {r["contact_id"] for r in rows}
+
+    async def mark_started(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
+        await c.execute(f"UPDATE {self.s}.sequences SET started = true, wake_at = $2 WHERE id = $1", sequence_id, at)
+
     async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
-        rows = await c.fetch(f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT ended", rollup_id)
+        rows = await c.fetch(
+            f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND started AND NOT ended", rollup_id
+        )
         return [r["id"] for r in rows]
 
     async def sequences_enrolling(self, c: asyncpg.Connection, contact_id: str) -> list[str]:
@@ -128,7 +147,7 @@ class SchedulerDb:
 
     async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
         await c.execute(
-            f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1",
+            f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1 AND started",
             sequence_id, at,
         )  # fmt: skip
 

@@ -5,6 +5,7 @@ Every handler is idempotent: inbox rows are unique per (sequence, event id), cop
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -31,6 +32,23 @@ async def on_member_added(conn: asyncpg.Connection, db: SchedulerDb, env: Envelo
     await db.set_member(conn, p.rollup_id, p.contact.id, True)
     for seq in await db.sequences_on_rollup(conn, p.rollup_id):
         await db.add_input(conn, seq, str(env.id), Input(whole_seconds(p.at), "member_added", p.contact.id))
+    await start_ready(conn, db, p.rollup_id)
+
+
+async def start_ready(conn: asyncpg.Connection, db: SchedulerDb, rollup_id: str) -> None:
+    """Start the sequences on this rollup whose roster has fully arrived: every member present then
+    enters at the activation instant, all in one tick, so the (due, contact id) order holds."""
+    waiting = await db.awaiting_start(conn, rollup_id)
+    if not waiting:
+        return
+    known = await db.known_members(conn, rollup_id)
+    for row in waiting:
+        roster = set(json.loads(row["roster"]) if row["roster"] else [])
+        if roster <= known:
+            at = whole_seconds(row["activated_at"])
+            for contact_id in await db.present_members(conn, rollup_id):
+                await db.add_input(conn, row["id"], f"start:{contact_id}", Input(at, "member_added", contact_id))
+            await db.mark_started(conn, row["id"], at)
 
 
 async def on_member_removed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved) -> None:
@@ -55,10 +73,8 @@ async def on_activated(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope,
     row = SequenceRow(p.sequence_id, p.name, p.rollup_id, p.template, p.activation,
                       p.primary_user.model_dump(), at, {}, at)  # fmt: skip
     state = SequenceState(paused=gates_for(activation).begin > at)
-    if not await db.create_sequence(conn, row, state):
-        return
-    for contact_id in await db.present_members(conn, p.rollup_id):
-        await db.add_input(conn, p.sequence_id, f"{env.id}:{contact_id}", Input(at, "member_added", contact_id))
+    if await db.create_sequence(conn, row, state, p.roster):
+        await start_ready(conn, db, p.rollup_id)
 
 
 async def on_changed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SequenceChanged) -> None:

@@ -128,6 +128,21 @@ class Store:
         sql = "SELECT id FROM {schema}.contacts WHERE id = ANY($1)"
         return {r["id"] for r in await c.fetch(self.q(sql), list(ids))}
 
+    async def set_roster(self, c: Conn, rid: str, cids: Sequence[str], on: bool) -> None:
+        """What the API has put on (or taken off) a rollup, as it accepts the command."""
+        if on:
+            sql = (
+                "INSERT INTO {schema}.roster (rollup_id, contact_id) SELECT $1, unnest($2::text[])"
+                " ON CONFLICT DO NOTHING"
+            )
+        else:
+            sql = "DELETE FROM {schema}.roster WHERE rollup_id = $1 AND contact_id = ANY($2::text[])"
+        await c.execute(self.q(sql), rid, list(cids))
+
+    async def roster(self, c: Conn, rid: str) -> list[str]:
+        sql = "SELECT contact_id FROM {schema}.roster WHERE rollup_id = $1 ORDER BY contact_id"
+        return [r["contact_id"] for r in await c.fetch(self.q(sql), rid)]
+
     async def set_member(self, c: Conn, rid: str, cid: str, active: bool, how: str | None, at: datetime) -> None:
         sql = (
             "INSERT INTO {schema}.members (rollup_id, contact_id, active, how, at) VALUES ($1, $2, $3, $4, $5)"

@@ -20,6 +20,9 @@ class SequenceActivated(Payload):
     activation: dict[str, Any]  # Activation JSON (SPEC §3)
     primary_user: UserRef
     activated_at: AwareDatetime
+    # Contact ids on the rollup as the API knew it at activation; the scheduler starts the sequence once
+    # its own membership copy holds them all (membership travels on another topic and may trail).
+    roster: list[str] | None = None
 
 
 class SequenceChanged(Payload):

@@ -56,6 +56,7 @@ async def add_members(ctx: Ctx) -> web.Response:
             raise ApiError(404, f"unknown contacts: {', '.join(sorted(missing))}", "contact_ids")
         for contact in body.contacts:
             await ctx.deps.store.upsert_contact(c, contact.model_dump(), now)
+        await ctx.deps.store.set_roster(c, rid, [x.id for x in body.contacts] + body.contact_ids, True)
     envs: list[Envelope] = []
     for contact in body.contacts:
         envs.append(Envelope.wrap("contact_upserted", contact.id, ContactUpserted(contact=contact), now))
@@ -70,6 +71,8 @@ async def add_members(ctx: Ctx) -> web.Response:
 async def remove_member(ctx: Ctx) -> web.Response:
     rid, cid, now = await known_rollup(ctx), ctx.param("contact_id"), ctx.deps.clock.now()
     payload = RemoveMember(rollup_id=rid, contact_id=cid, at=now, how="member_removed")
+    async with ctx.deps.pool.acquire() as c:
+        await ctx.deps.store.set_roster(c, rid, [cid], False)
     await publish_commands(ctx, [Envelope.wrap("remove_member", cid, payload, now)])
     return reply({"accepted": 1}, 202)
 

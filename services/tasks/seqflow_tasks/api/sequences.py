@@ -55,6 +55,7 @@ async def activate(ctx: Ctx) -> web.Response:
         tpl_rec, primary = await _check_activation(ctx, c, act)
         template = _aliases(Template.model_validate(tpl_rec["body"]), act, primary)
         seq = _new_sequence(act, template, ctx.deps.clock.now())
+        roster = await ctx.deps.store.roster(c, seq["rollup_id"])
         try:
             await ctx.deps.store.insert_sequence(c, seq)
         except asyncpg.UniqueViolationError:
@@ -62,7 +63,7 @@ async def activate(ctx: Ctx) -> web.Response:
     user = UserRef(id=primary["id"], name=primary["name"], email=primary["email"])
     payload = SequenceActivated(
         sequence_id=seq["id"], name=act.name, rollup_id=seq["rollup_id"], template=seq["template"],
-        activation=seq["activation"], primary_user=user, activated_at=seq["activated_at"],
+        activation=seq["activation"], primary_user=user, activated_at=seq["activated_at"], roster=roster,
     )  # fmt: skip
     await publish_lifecycle(ctx, seq["id"], "sequence_activated", payload, seq["activated_at"])
     return reply(sequence_out({**seq, "archived": False, "resumed_at": None}, seq["activated_at"]), 201)

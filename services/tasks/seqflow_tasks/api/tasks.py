@@ -194,6 +194,7 @@ async def remove_from_sequence(ctx: Ctx) -> web.Response:
     now, cid = ctx.deps.clock.now(), ctx.param("contact_id")
     async with ctx.deps.pool.acquire() as c:
         seq = await visible_sequence(ctx, c)
+        await ctx.deps.store.set_roster(c, seq["rollup_id"], [cid], False)
     payload = RemoveMember(rollup_id=seq["rollup_id"], contact_id=cid, at=now, how="remove_from_sequence")
     env = Envelope.wrap("remove_member", cid, payload, now)
     await ctx.deps.app.publisher.send_all(ctx.deps.app.topic_names.rollup_commands, [env])
