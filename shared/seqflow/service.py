@@ -41,6 +41,7 @@ class SeqflowApp(faust.App):
         self.database_url: str | None = None
         self.pool: asyncpg.Pool | None = None
         self.consumer_ready = False
+        self.startup_pending: set[str] = set()  # names of start-up tasks /ready waits for
 
     def use_database(self, dsn: str) -> None:
         """Open a pool before agents start and close it at shutdown; /ready waits for it."""
@@ -59,7 +60,7 @@ class SeqflowApp(faust.App):
     @property
     def is_ready(self) -> bool:
         pool_ok = self.database_url is None or self.pool is not None
-        return pool_ok and self.consumer_ready
+        return pool_ok and self.consumer_ready and not self.startup_pending
 
 
 def build_app(name: str, settings: Settings, registry: CollectorRegistry) -> SeqflowApp:

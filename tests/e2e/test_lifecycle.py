@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 from support.api import Api, eventually, make_user
+from support.observe import sms_received
 
 from seqflow.stack import Stack
 
@@ -31,12 +32,6 @@ async def open_tasks(alice: Api, sid: str) -> list[dict[str, Any]]:
     return list((await alice.ok("GET", f"/tasks?sequence={sid}"))["tasks"])
 
 
-async def sms(http: aiohttp.ClientSession, stack: Stack) -> list[Any]:
-    async with http.get(f"{stack.sms_url}/_stub/messages") as r:
-        data = await r.json()
-    return list(data if isinstance(data, list) else data.get("messages", []))
-
-
 async def test_a_step_deleted_while_paused_moves_its_enrollments_on_at_the_resume(stack: Stack) -> None:
     await stack.wait_ready()
     async with aiohttp.ClientSession() as http:
@@ -52,10 +47,12 @@ async def test_a_step_deleted_while_paused_moves_its_enrollments_on_at_the_resum
         await alice.ok("POST", f"/sequences/{sid}/pause")
         assert await open_tasks(alice, sid) == []  # hidden while paused
         await alice.ok("PUT", f"/sequences/{sid}/branches", edit)
-        assert await sms(http, stack) == []
+        assert await sms_received(http, stack) == []
         await alice.ok("POST", f"/sequences/{sid}/resume")
 
-        sent = await eventually(lambda: sms(http, stack), lambda m: len(m) == 1, "the SMS of the surviving step")
+        sent = await eventually(
+            lambda: sms_received(http, stack), lambda m: len(m) == 1, "the SMS of the surviving step"
+        )
         assert sent[0]["to"] == "+15550001"
         overview = await eventually(lambda: alice.ok("GET", "/overview"),
                                     lambda d: d["sequences"][0]["completed"] == 1, "completed")  # fmt: skip

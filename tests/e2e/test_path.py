@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from support.api import Api, eventually, make_user
 from support.kafka import wait_for
+from support.observe import sms_received
 
 from seqflow.stack import Stack
 
@@ -48,12 +49,6 @@ async def activate(alice: Api) -> str:
     return str(seq["id"])
 
 
-async def sms_received(http: aiohttp.ClientSession, stack: Stack) -> list[dict[str, Any]]:
-    async with http.get(f"{stack.sms_url}/_stub/messages") as r:
-        data = await r.json()
-    return data if isinstance(data, list) else data.get("messages", [])
-
-
 async def test_one_sequence_goes_through_all_four_services(stack: Stack) -> None:
     await stack.wait_ready()
     async with aiohttp.ClientSession() as http:
@@ -76,7 +71,8 @@ async def test_one_sequence_goes_through_all_four_services(stack: Stack) -> None
         assert (await eve.ok("GET", "/tasks"))["counts"]["ALL"] == 0
         first = next(t for t in tasks["tasks"] if t["contact_id"] == "c1")
         detail = await alice.ok("GET", f"/tasks/{first['id']}")
-        assert "Hi Ada, it's Alice" in str(detail) and "Left voicemail" in str(detail)
+        assert detail["script"] == "Hi Ada, it's Alice" and detail["mark_as"] == ["Connected", "Left voicemail"]
+        assert detail["contact_name"] == "Ada Lovelace" and detail["location"]["step"] == "call"
 
         for t, outcome in zip(sorted(tasks["tasks"], key=lambda t: t["contact_id"]), ["Connected", "Left voicemail"],
                               strict=True):  # fmt: skip

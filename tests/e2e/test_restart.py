@@ -9,6 +9,8 @@ then happen once, at the instant the simulator (`seqflow.rules.simulate.run`, th
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,9 @@ import aiohttp
 import asyncpg
 from support.api import Api, eventually, make_user
 from support.kafka import Collector, wait_for
+from support.observe import Send, ledger, published, scheduler_caught_up, sms_received, watching
 
 from seqflow.clock import set_file_clock
-from seqflow.messaging.topics import Topics
 from seqflow.rules.simulate import Scenario, run
 from seqflow.stack import Stack
 
@@ -45,8 +47,6 @@ CONTACTS = [
 IN_THE_DELAY = T0 + timedelta(days=1)  # Wed 09:00: every email sent, every deadline pending
 PAST_ALL = datetime.fromisoformat("2026-12-04T17:00:00+00:00")  # Fri 12:00: every SMS due (14:00Z–16:00Z)
 
-Send = tuple[datetime, str, str]
-
 
 def expected_sends(until: datetime) -> list[Send]:
     """(at, contact, channel) of every send the engine makes up to `until`, by the simulator."""
@@ -57,36 +57,9 @@ def expected_sends(until: datetime) -> list[Send]:
     return sorted((a.at, a.contact, channel[a.action]) for a in actions if a.action in channel)
 
 
-def published(sends: Collector) -> list[Send]:
-    return sorted((datetime.fromisoformat(e.payload["at"]), e.payload["contact_id"], e.payload["channel"])
-                  for e in sends.of("send_requested"))  # fmt: skip
-
-
-async def scheduler_caught_up(conn: asyncpg.Connection, prefix: str, now: datetime) -> bool:
-    """The sequence exists, nothing is due at `now`, and the inbox and outbox are empty."""
-    s = f"{prefix}scheduler"
-    row = await conn.fetchrow(
-        f"SELECT (SELECT count(*) FROM {s}.sequences) AS seqs,"
-        f" (SELECT count(*) FROM {s}.sequences WHERE wake_at IS NOT NULL AND wake_at <= $1) AS due,"
-        f" (SELECT count(*) FROM {s}.inbox) AS inbox, (SELECT count(*) FROM {s}.outbox) AS outbox",
-        now,
-    )  # fmt: skip
-    return bool(row["seqs"] == 1 and row["due"] == 0 and row["inbox"] == 0 and row["outbox"] == 0)
-
-
-async def ledger(conn: asyncpg.Connection, prefix: str) -> list[asyncpg.Record]:
-    return list(await conn.fetch(f"SELECT idempotency_key, channel, status FROM {prefix}dispatcher.ledger"))
-
-
 async def sent_rows(conn: asyncpg.Connection, prefix: str, n: int, what: str, limit: float = 60) -> None:
     await eventually(lambda: ledger(conn, prefix),
                      lambda rows: len(rows) == n and all(r["status"] == "sent" for r in rows), what, limit)  # fmt: skip
-
-
-async def sms_received(http: aiohttp.ClientSession, stack: Stack) -> list[dict[str, Any]]:
-    async with http.get(f"{stack.sms_url}/_stub/messages") as r:
-        data = await r.json()
-    return data if isinstance(data, list) else data.get("messages", [])
 
 
 async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection) -> None:
@@ -117,62 +90,52 @@ async def assert_each_send_once(http: aiohttp.ClientSession, stack: Stack, conn:
     assert len(sms) == N and {m["to"] for m in sms} == {c["phone"] for c in CONTACTS}
 
 
+@asynccontextmanager
+async def activated(stack: Stack) -> AsyncIterator[tuple[aiohttp.ClientSession, asyncpg.Connection, Collector]]:
+    """The stack ready and watched (see `watching`), with the sequence activated on its ten contacts."""
+    async with watching(stack) as (http, conn, sends):
+        await activate(http, stack, conn)
+        yield http, conn, sends
+
+
 async def test_a_scheduler_killed_in_a_delay_sends_what_fell_due_once_at_its_instant_after_restart(
     stack: Stack, clock_file: Path
 ) -> None:
-    await stack.wait_ready()
     prefix = stack.schema_prefix
-    assert stack.broker is not None
-    sends = await Collector(stack.broker.bootstrap, Topics(stack.topic_prefix).due_sends).start()
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        async with aiohttp.ClientSession() as http:
-            await activate(http, stack, conn)
-            set_file_clock(clock_file, IN_THE_DELAY)
-            await eventually(lambda: scheduler_caught_up(conn, prefix, IN_THE_DELAY), bool, "scheduler caught up")
-            await sent_rows(conn, prefix, N, "the emails sent")
-            assert published(sends) == expected_sends(IN_THE_DELAY)
+    async with activated(stack) as (http, conn, sends):
+        set_file_clock(clock_file, IN_THE_DELAY)
+        await eventually(lambda: scheduler_caught_up(conn, prefix, IN_THE_DELAY), bool, "scheduler caught up")
+        await sent_rows(conn, prefix, N, "the emails sent")
+        assert published(sends) == expected_sends(IN_THE_DELAY)
 
-            stack.kill("scheduler")
-            set_file_clock(clock_file, PAST_ALL)  # deadlines (Thu) and SMS (Fri) fall due while it is down
-            due = f"SELECT count(*) FROM {prefix}scheduler.sequences WHERE wake_at <= $1"
-            assert await conn.fetchval(due, PAST_ALL) == 1  # the pending work is in PostgreSQL, not memory
-            stack.restart("scheduler")
-            await stack.wait_ready()
+        stack.kill("scheduler")
+        set_file_clock(clock_file, PAST_ALL)  # deadlines (Thu) and SMS (Fri) fall due while it is down
+        due = f"SELECT count(*) FROM {prefix}scheduler.sequences WHERE wake_at <= $1"
+        assert await conn.fetchval(due, PAST_ALL) == 1  # the pending work is in PostgreSQL, not memory
+        stack.restart("scheduler")
+        await stack.wait_ready()
 
-            await eventually(lambda: scheduler_caught_up(conn, prefix, PAST_ALL), bool, "restarted scheduler caught up")
-            await sent_rows(conn, prefix, 2 * N, "every SMS sent after the restart")
-            await assert_each_send_once(http, stack, conn, sends)
-    finally:
-        await conn.close()
-        await sends.stop()
+        await eventually(lambda: scheduler_caught_up(conn, prefix, PAST_ALL), bool, "restarted scheduler caught up")
+        await sent_rows(conn, prefix, 2 * N, "every SMS sent after the restart")
+        await assert_each_send_once(http, stack, conn, sends)
 
 
 async def test_a_dispatcher_killed_with_sends_pending_sends_each_once_after_restart(
     stack: Stack, clock_file: Path
 ) -> None:
-    await stack.wait_ready()
     prefix = stack.schema_prefix
-    assert stack.broker is not None
-    sends = await Collector(stack.broker.bootstrap, Topics(stack.topic_prefix).due_sends).start()
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        async with aiohttp.ClientSession() as http:
-            await activate(http, stack, conn)
-            # Kill it right after the first four emails: its consumer offsets are most likely not committed
-            # yet, so the restarted dispatcher sees those requests again and must not send them twice.
-            await sent_rows(conn, prefix, 4, "the first four emails sent")
-            stack.kill("dispatcher")
+    async with activated(stack) as (http, conn, sends):
+        # Kill it right after the first four emails: its consumer offsets are most likely not committed
+        # yet, so the restarted dispatcher sees those requests again and must not send them twice.
+        await sent_rows(conn, prefix, 4, "the first four emails sent")
+        stack.kill("dispatcher")
 
-            set_file_clock(clock_file, PAST_ALL)  # the other emails, the deadlines and the SMS fall due
-            await eventually(lambda: scheduler_caught_up(conn, prefix, PAST_ALL), bool, "scheduler caught up")
-            await wait_for(lambda: len(sends.of("send_requested")) == 2 * N, 30, "every send requested")
-            assert len(await ledger(conn, prefix)) == 4  # nothing was sent while the dispatcher was down
-            stack.restart("dispatcher")
-            await stack.wait_ready()
+        set_file_clock(clock_file, PAST_ALL)  # the other emails, the deadlines and the SMS fall due
+        await eventually(lambda: scheduler_caught_up(conn, prefix, PAST_ALL), bool, "scheduler caught up")
+        await wait_for(lambda: len(sends.of("send_requested")) == 2 * N, 30, "every send requested")
+        assert len(await ledger(conn, prefix)) == 4  # nothing was sent while the dispatcher was down
+        stack.restart("dispatcher")
+        await stack.wait_ready()
 
-            await sent_rows(conn, prefix, 2 * N, "every send made after the restart")
-            await assert_each_send_once(http, stack, conn, sends)
-    finally:
-        await conn.close()
-        await sends.stop()
+        await sent_rows(conn, prefix, 2 * N, "every send made after the restart")
+        await assert_each_send_once(http, stack, conn, sends)

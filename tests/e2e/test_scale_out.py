@@ -22,10 +22,10 @@ import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.api import Api, eventually, make_user
-from support.kafka import Collector, wait_for
+from support.kafka import wait_for
+from support.observe import ledger, published, scheduler_caught_up, sms_received, watching
 
 from seqflow.clock import set_file_clock
-from seqflow.messaging.topics import Topics
 from seqflow.rules.ratelimit import window_violations
 from seqflow.rules.simulate import Scenario, run
 from seqflow.stack import Stack
@@ -69,28 +69,6 @@ def expected_sends(until: datetime) -> list[tuple[datetime, str, str]]:
     return [(a.at, a.contact, channel[a.action]) for a in actions if a.action in channel]
 
 
-async def scheduler_caught_up(conn: asyncpg.Connection, prefix: str, now: datetime) -> bool:
-    """The sequence exists, nothing is due at `now`, and the inbox and outbox are empty."""
-    s = f"{prefix}scheduler"
-    row = await conn.fetchrow(
-        f"SELECT (SELECT count(*) FROM {s}.sequences) AS seqs,"
-        f" (SELECT count(*) FROM {s}.sequences WHERE wake_at IS NOT NULL AND wake_at <= $1) AS due,"
-        f" (SELECT count(*) FROM {s}.inbox) AS inbox, (SELECT count(*) FROM {s}.outbox) AS outbox",
-        now,
-    )  # fmt: skip
-    return bool(row["seqs"] == 1 and row["due"] == 0 and row["inbox"] == 0 and row["outbox"] == 0)
-
-
-async def ledger(conn: asyncpg.Connection, prefix: str) -> list[asyncpg.Record]:
-    return list(await conn.fetch(f"SELECT idempotency_key, channel, address, status FROM {prefix}dispatcher.ledger"))
-
-
-async def sms_received(http: aiohttp.ClientSession, stack: Stack) -> list[dict[str, Any]]:
-    async with http.get(f"{stack.sms_url}/_stub/messages") as r:
-        data = await r.json()
-    return data if isinstance(data, list) else data.get("messages", [])
-
-
 async def sends_total(http: aiohttp.ClientSession, port: int) -> dict[tuple[str, str], float]:
     async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
         text = await r.text()
@@ -115,79 +93,69 @@ async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Conn
 async def test_two_replicas_of_each_service_send_everything_once_within_the_rate_limits(
     stack: Stack, clock_file: Path
 ) -> None:
-    await stack.wait_ready()
     final = expected_sends(T0 + timedelta(days=1))
     assert len(final) == 2 * N  # the scenario finishes within the day (6 hours of email at 10 per hour)
     prefix = stack.schema_prefix
-    sends = await Collector(
-        stack.broker.bootstrap if stack.broker else "", Topics(stack.topic_prefix).due_sends
-    ).start()
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        async with aiohttp.ClientSession() as http:
-            await activate(http, stack, conn)
-            await eventually(lambda: conn.fetchval(f"SELECT count(*) FROM {prefix}scheduler.enrollments"),
-                             lambda n: n == N, f"{N} enrollments")  # fmt: skip
+    async with watching(stack) as (http, conn, sends):
+        await activate(http, stack, conn)
+        await eventually(lambda: conn.fetchval(f"SELECT count(*) FROM {prefix}scheduler.enrollments"),
+                         lambda n: n == N, f"{N} enrollments")  # fmt: skip
 
-            now = T0
-            while True:
-                want = expected_sends(now)
-                n = len(want)
-                await eventually(lambda now=now: scheduler_caught_up(conn, prefix, now), bool,
-                                 f"scheduler caught up at {now:%H:%M}Z", 30)  # fmt: skip
-                await eventually(lambda: ledger(conn, prefix),
-                                 lambda rows, n=n: len(rows) == n and all(r["status"] == "sent" for r in rows),
-                                 f"{n} sends in the ledger at {now:%H:%M}Z", 30)  # fmt: skip
-                for service in ("scheduler", "dispatcher"):
-                    assert stack.alive(service, 0) and stack.alive(service, 1), f"a {service} replica died"
-                if len(want) == 2 * N:
-                    break
-                now += STEP
-                set_file_clock(clock_file, now)
-
-            # The scheduled instants, as the scheduler published them, match the engine exactly.
-            await wait_for(lambda: len(sends.of("send_requested")) >= 2 * N, 30, "every send_requested read back")
-            published = sends.of("send_requested")
-            keys = [e.payload["idempotency_key"] for e in published]
-            assert len(set(keys)) == 2 * N  # nothing published twice (scheduler replicas did not double up)
-            got = sorted((datetime.fromisoformat(e.payload["at"]), e.payload["contact_id"], e.payload["channel"])
-                         for e in published)  # fmt: skip
-            if got != sorted(final):
-                for a, b in zip(got, sorted(final), strict=True):
-                    print(
-                        a[0].strftime("%H:%M"),
-                        a[1],
-                        a[2],
-                        "|",
-                        b[0].strftime("%H:%M"),
-                        b[1],
-                        b[2],
-                        "" if a == b else "<<",
-                    )
-            assert got == sorted(final)
-
-            for channel, limit in LIMITS.items():
-                times = [at for at, _, ch in got if ch == channel]
-                assert len(times) == N
-                assert window_violations(times, limit["count"], 3600) == [], channel
-
-            rows = await ledger(conn, prefix)
-            assert len(rows) == len({r["idempotency_key"] for r in rows}) == 2 * N
-            assert {r["status"] for r in rows} == {"sent"} and set(keys) == {r["idempotency_key"] for r in rows}
-
-            mail = stack.sent_mail()
-            assert len(mail) == N and len({m["message_id"] for m in mail}) == N
-            assert {m["to"] for m in mail} == {c["email"] for c in CONTACTS}
-            sms = await sms_received(http, stack)
-            assert len(sms) == N and {m["to"] for m in sms} == {c["phone"] for c in CONTACTS}
-
-            # Which dispatcher sent what depends on the partition assignment (4 partitions of due-sends
-            # between two members), which may legitimately be uneven: assert on the sum.
-            per_replica = [await sends_total(http, stack.ports[f"dispatcher-{i}"]) for i in (0, 1)]
-            for channel in ("email", "sms"):
-                assert sum(m.get((channel, "sent"), 0) for m in per_replica) == N, per_replica
+        now = T0
+        while True:
+            want = expected_sends(now)
+            n = len(want)
+            await eventually(lambda now=now: scheduler_caught_up(conn, prefix, now), bool,
+                             f"scheduler caught up at {now:%H:%M}Z", 30)  # fmt: skip
+            await eventually(lambda: ledger(conn, prefix),
+                             lambda rows, n=n: len(rows) == n and all(r["status"] == "sent" for r in rows),
+                             f"{n} sends in the ledger at {now:%H:%M}Z", 30)  # fmt: skip
             for service in ("scheduler", "dispatcher"):
                 assert stack.alive(service, 0) and stack.alive(service, 1), f"a {service} replica died"
-    finally:
-        await conn.close()
-        await sends.stop()
+            if len(want) == 2 * N:
+                break
+            now += STEP
+            set_file_clock(clock_file, now)
+
+        # The scheduled instants, as the scheduler published them, match the engine exactly.
+        await wait_for(lambda: len(sends.of("send_requested")) >= 2 * N, 30, "every send_requested read back")
+        requested = sends.of("send_requested")
+        keys = [e.payload["idempotency_key"] for e in requested]
+        assert len(set(keys)) == 2 * N  # nothing published twice (scheduler replicas did not double up)
+        got = published(sends)
+        if got != sorted(final):
+            for a, b in zip(got, sorted(final), strict=True):
+                print(
+                    a[0].strftime("%H:%M"),
+                    a[1],
+                    a[2],
+                    "|",
+                    b[0].strftime("%H:%M"),
+                    b[1],
+                    b[2],
+                    "" if a == b else "<<",
+                )
+        assert got == sorted(final)
+
+        for channel, limit in LIMITS.items():
+            times = [at for at, _, ch in got if ch == channel]
+            assert len(times) == N
+            assert window_violations(times, limit["count"], 3600) == [], channel
+
+        rows = await ledger(conn, prefix)
+        assert len(rows) == len({r["idempotency_key"] for r in rows}) == 2 * N
+        assert {r["status"] for r in rows} == {"sent"} and set(keys) == {r["idempotency_key"] for r in rows}
+
+        mail = stack.sent_mail()
+        assert len(mail) == N and len({m["message_id"] for m in mail}) == N
+        assert {m["to"] for m in mail} == {c["email"] for c in CONTACTS}
+        sms = await sms_received(http, stack)
+        assert len(sms) == N and {m["to"] for m in sms} == {c["phone"] for c in CONTACTS}
+
+        # Which dispatcher sent what depends on the partition assignment (4 partitions of due-sends
+        # between two members), which may legitimately be uneven: assert on the sum.
+        per_replica = [await sends_total(http, stack.ports[f"dispatcher-{i}"]) for i in (0, 1)]
+        for channel in ("email", "sms"):
+            assert sum(m.get((channel, "sent"), 0) for m in per_replica) == N, per_replica
+        for service in ("scheduler", "dispatcher"):
+            assert stack.alive(service, 0) and stack.alive(service, 1), f"a {service} replica died"

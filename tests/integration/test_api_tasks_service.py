@@ -13,12 +13,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
+from support.kafka import produce
+from support.services import service_env, started
 
 from seqflow.clock import FileClock
-from seqflow.devstack import free_port
-from seqflow.messaging.codec import encode
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.work import EnrollmentChanged, TaskDue
@@ -69,13 +69,7 @@ class Api:
         return self.app.topic_names.name(base)
 
     async def produce(self, base: str, type_: str, key: str, payload: BaseModel) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.broker)
-        await producer.start()
-        try:
-            env = Envelope.wrap(type_, key, payload, NOW)
-            await producer.send_and_wait(self.topic(base), encode(env), key=key.encode())
-        finally:
-            await producer.stop()
+        await produce(self.broker, self.topic(base), [(type_, key, payload, NOW)])
 
     async def published(self, base: str, type_: str, count: int = 1) -> list[Envelope]:
         consumer = AIOKafkaConsumer(self.topic(base), bootstrap_servers=self.broker, auto_offset_reset="earliest")
@@ -95,25 +89,15 @@ class Api:
 async def api(
     broker: str, pg_dsn: str, schema_prefix: str, topic_prefix: str, file_clock: FileClock, tmp_path: Path
 ) -> AsyncIterator[Api]:
-    env = {
-        "SEQFLOW_KAFKA_BOOTSTRAP": broker, "SEQFLOW_DATABASE_URL": pg_dsn,
-        "SEQFLOW_SCHEMA_PREFIX": schema_prefix, "SEQFLOW_TOPIC_PREFIX": topic_prefix,
-        "SEQFLOW_WEB_PORT": str(free_port()), "SEQFLOW_DATADIR": str(tmp_path),
-        "SEQFLOW_CLOCK": f"file:{file_clock.path}", "SEQFLOW_ADMIN_TOKEN": ADMIN,
-    }  # fmt: skip
-    app = create_app(Settings.from_env("tasks", env))
-    await app.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = Api(app, broker, session)
+    env = service_env(broker, topic_prefix, pg_dsn, schema_prefix, tmp_path, file_clock, SEQFLOW_ADMIN_TOKEN=ADMIN)
+    async with started(create_app(Settings.from_env("tasks", env))) as app, aiohttp.ClientSession() as session:
+        client = Api(app, broker, session)
 
-            async def admin_ready() -> bool:
-                return app.is_ready and (await client.call("GET", "/users/me"))[0] == 200
+        async def admin_ready() -> bool:
+            return app.is_ready and (await client.call("GET", "/users/me"))[0] == 200
 
-            await wait_for(admin_ready)
-            yield client
-    finally:
-        await app.stop()
+        await wait_for(admin_ready)
+        yield client
 
 
 async def add_user(api: Api, uid: str, perms: list[str]) -> str:

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from pydantic import BaseModel
+from support.api import eventually
+from support.kafka import Collector, produce_raw, wait_for
+from support.services import service_env, started
 
 from seqflow.channels.message_id import message_id_for
 from seqflow.channels.sms_stub import STATE_KEY, start_sms_stub
 from seqflow.channels.smtp_stub import start_smtp_stub
 from seqflow.clock import FileClock
-from seqflow.devstack import free_port
-from seqflow.messaging.codec import decode, encode
+from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
@@ -37,43 +34,6 @@ AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 SID = "AC" + "2" * 32
 TOKEN = "dispatcher-test-token"  # noqa: S105 - the local stub's credential
 REJECTED = "gone@example.org"
-
-
-async def wait_for(condition: Callable[[], bool], limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-class TopicReader:
-    """Reads a topic from the beginning in the background."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", metadata_max_age_ms=300
-        )
-        self.messages: list[Any] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        async for message in self.consumer:
-            self.messages.append(message)
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self.consumer.stop()
-
-    @property
-    def payloads(self) -> list[dict[str, Any]]:
-        return [decode(m.value).payload for m in self.messages]
 
 
 @pytest.fixture
@@ -105,37 +65,20 @@ async def app(
     smtp: tuple[Controller, list[EmailMessage]],
     sms: tuple[web.AppRunner, str],
 ) -> AsyncIterator[SeqflowApp]:
-    env = {
-        "SEQFLOW_KAFKA_BOOTSTRAP": broker,
-        "SEQFLOW_DATABASE_URL": pg_dsn,
-        "SEQFLOW_SCHEMA_PREFIX": schema_prefix,
-        "SEQFLOW_TOPIC_PREFIX": topic_prefix,
-        "SEQFLOW_WEB_PORT": str(free_port()),
-        "SEQFLOW_DATADIR": str(tmp_path),
-        "SEQFLOW_CLOCK": f"file:{file_clock.path}",
-        "SEQFLOW_SMTP_HOST": smtp[0].hostname,
-        "SEQFLOW_SMTP_PORT": str(smtp[0].port),
-        "SEQFLOW_SMS_URL": sms[1],
-        "SEQFLOW_SMS_ACCOUNT_SID": SID,
-        "SEQFLOW_SMS_AUTH_TOKEN": TOKEN,
-        "SEQFLOW_PUBLIC_URL": "http://track.example.test",
-    }
+    env = service_env(
+        broker, topic_prefix, pg_dsn, schema_prefix, tmp_path, file_clock,
+        SEQFLOW_SMTP_HOST=smtp[0].hostname, SEQFLOW_SMTP_PORT=str(smtp[0].port), SEQFLOW_SMS_URL=sms[1],
+        SEQFLOW_SMS_ACCOUNT_SID=SID, SEQFLOW_SMS_AUTH_TOKEN=TOKEN, SEQFLOW_PUBLIC_URL="http://track.example.test",
+    )  # fmt: skip
     app = create_app(Settings.from_env("dispatcher", env), retry=RetryPolicy(attempts=2, base_delay=0.01))
-    await app.start()
-    try:
+    async with started(app):
         yield app
-    finally:
-        await app.stop()
 
 
 @pytest.fixture
-async def results(broker: str, app: SeqflowApp) -> AsyncIterator[TopicReader]:
-    reader = TopicReader(broker, app.topic_names.dispatch_results)
-    await reader.start()
-    try:
+async def results(broker: str, app: SeqflowApp) -> AsyncIterator[Collector]:
+    async with Collector(broker, app.topic_names.dispatch_results) as reader:
         yield reader
-    finally:
-        await reader.stop()
 
 
 def email_request(to: str = "ada@example.org", step: str = "intro") -> SendRequested:
@@ -154,14 +97,11 @@ def sms_request() -> SendRequested:
 
 
 async def produce(broker: str, topic: str, items: list[tuple[str, BaseModel] | bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=broker)
-    await producer.start()
-    try:
-        for item in items:
-            value = item if isinstance(item, bytes) else encode(Envelope.wrap(item[0], "seq1:c1", item[1], AT))
-            await producer.send_and_wait(topic, value, key=b"seq1:c1")
-    finally:
-        await producer.stop()
+    """Send raw values or (type, payload) envelopes, all keyed `seq1:c1`."""
+    encoded = [
+        item if isinstance(item, bytes) else encode(Envelope.wrap(item[0], "seq1:c1", item[1], AT)) for item in items
+    ]
+    await produce_raw(broker, topic, [(b"seq1:c1", value) for value in encoded])
 
 
 async def ledger(pg_dsn: str, schema_prefix: str, key: str) -> list[asyncpg.Record]:
@@ -174,7 +114,7 @@ async def ledger(pg_dsn: str, schema_prefix: str, key: str) -> list[asyncpg.Reco
 
 
 async def test_an_email_arrives_at_the_smtp_server_and_a_sent_result_is_emitted(
-    broker: str, app: SeqflowApp, results: TopicReader, smtp: tuple[Controller, list[EmailMessage]]
+    broker: str, app: SeqflowApp, results: Collector, smtp: tuple[Controller, list[EmailMessage]]
 ) -> None:
     req = email_request()
     await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
@@ -190,7 +130,7 @@ async def test_an_email_arrives_at_the_smtp_server_and_a_sent_result_is_emitted(
 async def test_the_same_request_delivered_twice_sends_once(
     broker: str,
     app: SeqflowApp,
-    results: TopicReader,
+    results: Collector,
     smtp: tuple[Controller, list[EmailMessage]],
     pg_dsn: str,
     schema_prefix: str,
@@ -205,7 +145,7 @@ async def test_the_same_request_delivered_twice_sends_once(
 
 
 async def test_an_sms_goes_to_the_provider_with_the_idempotency_key(
-    broker: str, app: SeqflowApp, results: TopicReader, sms: tuple[web.AppRunner, str]
+    broker: str, app: SeqflowApp, results: Collector, sms: tuple[web.AppRunner, str]
 ) -> None:
     req = sms_request()
     await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
@@ -218,7 +158,7 @@ async def test_an_sms_goes_to_the_provider_with_the_idempotency_key(
 
 
 async def test_an_unsubscribed_address_is_not_sent_and_reported_suppressed(
-    broker: str, app: SeqflowApp, results: TopicReader, smtp: tuple[Controller, list[EmailMessage]]
+    broker: str, app: SeqflowApp, results: Collector, smtp: tuple[Controller, list[EmailMessage]]
 ) -> None:
     unsubscribed = Unsubscribed(address="Ada@Example.org", at=AT)
     await produce(broker, app.topic_names.engagement_events, [("unsubscribed", unsubscribed)])
@@ -231,16 +171,13 @@ async def test_an_unsubscribed_address_is_not_sent_and_reported_suppressed(
 
 async def wait_for_suppression(app: SeqflowApp, address: str, limit: float = 30.0) -> None:
     assert app.pool is not None
-    schema = app.settings.schema_name("dispatcher")
-    deadline = time.monotonic() + limit
-    sql = f'SELECT 1 FROM "{schema}".suppression WHERE address = $1'
-    while await app.pool.fetchval(sql, address) is None:
-        assert time.monotonic() < deadline, "address never suppressed"
-        await asyncio.sleep(0.05)
+    sql = f'SELECT 1 FROM "{app.settings.schema_name("dispatcher")}".suppression WHERE address = $1'
+    await eventually(lambda: app.pool.fetchval(sql, address), lambda found: found is not None,
+                     f"{address} suppressed", limit)  # fmt: skip
 
 
 async def test_an_smtp_550_gives_a_failed_result_with_the_error(
-    broker: str, app: SeqflowApp, results: TopicReader, pg_dsn: str, schema_prefix: str
+    broker: str, app: SeqflowApp, results: Collector, pg_dsn: str, schema_prefix: str
 ) -> None:
     req = email_request(to=REJECTED)
     await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
@@ -252,7 +189,7 @@ async def test_an_smtp_550_gives_a_failed_result_with_the_error(
 
 
 async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(
-    broker: str, app: SeqflowApp, results: TopicReader
+    broker: str, app: SeqflowApp, results: Collector
 ) -> None:
     unsubscribed = Unsubscribed(address="x@example.org", at=AT)
     items: list[tuple[str, BaseModel] | bytes] = [
@@ -261,13 +198,9 @@ async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(
         ("send_requested", email_request()),
     ]
     await produce(broker, app.topic_names.due_sends, items)
-    dlq = TopicReader(broker, app.topic_names.dlq("scheduler.due-sends"))
-    await dlq.start()
-    try:
+    async with Collector(broker, app.topic_names.dlq("scheduler.due-sends"), raw=True) as dlq:
         await wait_for(lambda: len(dlq.messages) == 2 and len(results.messages) == 1)
         reasons = sorted(dict(m.headers)[REASON_HEADER].decode() for m in dlq.messages)
-    finally:
-        await dlq.stop()
     assert reasons == ["'unsubscribed' is not a send request", reasons[1]]
     assert reasons[1].startswith("invalid envelope")
     assert results.payloads[0]["status"] == "sent"

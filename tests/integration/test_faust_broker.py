@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
+from support.kafka import produce_raw, wait_for
 
 from seqflow.devstack import free_port
 from seqflow.messaging.codec import encode
@@ -20,13 +20,6 @@ from seqflow.messaging.dlq import REASON_HEADER, decode_or_dead_letter
 from seqflow.messaging.envelope import Envelope
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
-
-
-async def wait_for(condition: Callable[[], bool], limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -44,16 +37,6 @@ def echo_agent(app: SeqflowApp, topic: str, received: list[Envelope]) -> None:
             env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
             if env is not None:
                 received.append(env)
-
-
-async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(topic, value, key=b"seq1:c1")
-    finally:
-        await producer.stop()
 
 
 async def read_one(bootstrap: str, topic: str) -> Any:
@@ -81,7 +64,8 @@ async def test_an_agent_consumes_what_a_producer_sent_and_dead_letters_poison(br
     echo_agent(app, topic, received)
     await app.start()
     try:
-        await produce(broker, topic, [encode(envelope(1)), b"not an envelope", encode(envelope(2))])
+        values = [encode(envelope(1)), b"not an envelope", encode(envelope(2))]
+        await produce_raw(broker, topic, [(b"seq1:c1", value) for value in values])
         await wait_for(lambda: len(received) == 2)
         dead = await read_one(broker, f"{topic}.dlq")
     finally:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from support.kafka import Collector, produce, wait_for
+from support.services import service_env, started
 
 from seqflow.clock import FileClock, set_file_clock
-from seqflow.devstack import free_port
 from seqflow.messaging.base import ContactData, UserRef
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.outcomes import TaskAction
@@ -38,17 +38,9 @@ ACTIVATION = {"name": "Path", "begin": "2026-12-01", "timezone": "America/New_Yo
 @pytest.fixture
 async def scheduler(broker: str, topic_prefix: str, pg_dsn: str, schema_prefix: str, file_clock: FileClock,
                     tmp_path: Path) -> AsyncIterator[SeqflowApp]:  # fmt: skip
-    env = {"SEQFLOW_KAFKA_BOOTSTRAP": broker, "SEQFLOW_TOPIC_PREFIX": topic_prefix,
-           "SEQFLOW_DATABASE_URL": pg_dsn, "SEQFLOW_SCHEMA_PREFIX": schema_prefix,
-           "SEQFLOW_CLOCK": f"file:{file_clock.path}", "SEQFLOW_WEB_PORT": str(free_port()),
-           "SEQFLOW_TICK_SECONDS": "0.1", "SEQFLOW_DATADIR": str(tmp_path)}  # fmt: skip
-    app = create_app(Settings.from_env("scheduler", env))
-    await app.start()
-    try:
-        await wait_for(lambda: app.is_ready, what="scheduler ready")
+    env = service_env(broker, topic_prefix, pg_dsn, schema_prefix, tmp_path, file_clock, SEQFLOW_TICK_SECONDS="0.1")
+    async with started(create_app(Settings.from_env("scheduler", env)), wait_ready=True) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def test_activation_sends_the_email_then_shows_the_call_and_moves_on_when_marked(

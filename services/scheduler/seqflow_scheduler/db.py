@@ -48,6 +48,11 @@ class SchedulerDb:
             rollup_id, contact_id, present,
         )  # fmt: skip
 
+    async def lock_rollup(self, c: asyncpg.Connection, rollup_id: str) -> None:
+        """Serialise membership changes and activations of one rollup (until the transaction ends), so an
+        activation and the last roster member arriving at once cannot both miss each other."""
+        await c.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self.s}:rollup:{rollup_id}")
+
     async def present_members(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
         rows = await c.fetch(
             f"SELECT contact_id FROM {self.s}.members WHERE rollup_id = $1 AND present ORDER BY contact_id",

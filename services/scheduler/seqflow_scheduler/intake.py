@@ -28,6 +28,7 @@ def contact_fields(c: ContactData) -> dict[str, Any]:
 
 
 async def on_member_added(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberAdded) -> None:
+    await db.lock_rollup(conn, p.rollup_id)
     await db.upsert_contact(conn, p.contact.id, contact_fields(p.contact))
     await db.set_member(conn, p.rollup_id, p.contact.id, True)
     for seq in await db.sequences_on_rollup(conn, p.rollup_id):
@@ -52,6 +53,7 @@ async def start_ready(conn: asyncpg.Connection, db: SchedulerDb, rollup_id: str)
 
 
 async def on_member_removed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved) -> None:
+    await db.lock_rollup(conn, p.rollup_id)
     await db.set_member(conn, p.rollup_id, p.contact_id, False)
     for seq in await db.sequences_on_rollup(conn, p.rollup_id):
         await db.add_input(conn, seq, str(env.id), Input(whole_seconds(p.at), p.how, p.contact_id))
@@ -73,6 +75,7 @@ async def on_activated(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope,
     row = SequenceRow(p.sequence_id, p.name, p.rollup_id, p.template, p.activation,
                       p.primary_user.model_dump(), at, {}, at)  # fmt: skip
     state = SequenceState(paused=gates_for(activation).begin > at)
+    await db.lock_rollup(conn, p.rollup_id)
     if await db.create_sequence(conn, row, state, p.roster):
         await start_ready(conn, db, p.rollup_id)
 

@@ -25,11 +25,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     register_agents(app, store)
     install(app, Deps(app, store, make_clock(settings.clock)))
 
+    app.startup_pending.add("admin")
+
     @app.task
     async def bootstrap_admin() -> None:
-        """The built-in admin user (id `admin`) carries `settings.admin_token`."""
+        """The built-in admin user (id `admin`) carries `settings.admin_token`; /ready waits for it."""
         assert app.pool is not None
         async with app.pool.acquire() as c:
             await store.upsert_admin(c, settings.admin_token)
+        app.startup_pending.discard("admin")
 
     return app

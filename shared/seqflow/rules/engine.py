@@ -231,20 +231,20 @@ class Runtime:
 
     def _fall_due(self, e: Enrollment) -> None:
         assert e.step is not None
-        step = self.steps[e.step]
-        if not step.is_auto:
+        e.version += 1  # neither a task nor a queued send has a timer: this is all `_arm` would do
+        self.dirty.add(e.contact_id)
+        channel = self.channel[e.step]
+        if channel is None:
             e.phase, e.at = P_TASK, None
             if not e.task_shown:
                 e.task_shown = True
+                step = self.steps[e.step]
                 self._emit(e, "task_due", e.step, type=step.type, priority=step.priority)
-            self._arm(e)
             return
-        channel = self.channel[e.step]
-        assert channel is not None
         e.phase, e.due, e.at = P_QUEUED, self.now, None
-        self._arm(e)
         heapq.heappush(self.queues[channel], (self.now, e.contact_id, e.step))
-        self._ensure_wake(channel, self.now)
+        if self.wake[channel] is None or self.wake[channel] > self.now:  # type: ignore[operator]
+            self._ensure_wake(channel, self.now)
 
     def _deadline(self, e: Enrollment) -> None:
         assert e.step is not None

@@ -108,7 +108,7 @@ async def task_detail(ctx: Ctx) -> web.Response:
     about = {k: data.get(k) for k in ("first_name", "last_name", "email", "phone", "title", "company")}
     notes = [a for a in acts if a["kind"] == "NOTE"]
     return reply({
-        **task_out(t), "contact": {**about, "custom": data.get("custom", {})}, "about": about,
+        **task_out({**t, "contact": data}), "contact": {**about, "custom": data.get("custom", {})}, "about": about,
         "resume": data.get("resume"),
         "location": {"branch": t["branch"], "step_index": t["step_index"], "step": t["step"]},
         "activities": [activity_out(a) for a in acts], "notes": [activity_out(a) for a in notes],
