@@ -1,13 +1,14 @@
 """Benchmark: N contacts through a 4-step automatic sequence with a rate limit, a send window and replies.
 
 Prints contacts/s, wall time and peak memory of the simulator (the same engine as the scheduler).
-Usage: .venv/bin/python bench/simulate.py [--contacts 100000] [--baseline SECONDS]
+Usage: .venv/bin/python bench/simulate.py [--contacts 100000] [--repeat 3] [--baseline SECONDS]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import time
 import tracemalloc
 from typing import Any
@@ -43,22 +44,27 @@ def scenario(n: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs; the median and best are printed")
     parser.add_argument("--baseline", type=float, help="seconds of a previous run to compare with")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     args = parser.parse_args()
     sc = Scenario.model_validate(scenario(args.contacts))
     if args.tracemalloc:
         tracemalloc.start()
-    started = time.perf_counter()
-    actions, _ = run(sc)
-    elapsed = time.perf_counter() - started
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"contacts={args.contacts} actions={len(actions)} seconds={elapsed:.2f} "
-          f"contacts_per_s={args.contacts / elapsed:,.0f} peak_rss_mib={peak_rss:.0f}")  # fmt: skip
+    times = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        actions, _ = run(sc)
+        times.append(time.perf_counter() - started)
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"contacts={args.contacts} actions={len(actions)} seconds={times[-1]:.2f} "
+              f"contacts_per_s={args.contacts / times[-1]:,.0f} peak_rss_mib={peak_rss:.0f}", flush=True)  # fmt: skip
+    if args.repeat > 1:
+        print(f"median_seconds={statistics.median(times):.2f} best_seconds={min(times):.2f}")
     if args.tracemalloc:
         print(f"traced_peak_mib={tracemalloc.get_traced_memory()[1] / 2**20:.0f}")
     if args.baseline:
-        print(f"vs baseline {args.baseline:.2f}s: {elapsed / args.baseline:.2f}x")
+        print(f"vs baseline {args.baseline:.2f}s: {statistics.median(times) / args.baseline:.2f}x")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ SENT = {"email": "email_sent", "sms": "sms_sent"}
 TIMER_RANKS = {P_ENTER: RANK_ENTER, P_MOVE: RANK_MOVE, P_WAITING: RANK_DEADLINE}
 
 NEXT = Then(next=True)
+EMPTY: dict[str, Any] = {}
 UNSUBSCRIBED = Then(exit="unsubscribed")
 CACHE_LIMIT = 50_000
 
@@ -139,12 +140,13 @@ class Runtime:
         return self.heap[0][0] if self.heap else None
 
     def advance(self, until: datetime) -> None:
-        while self.heap and self.heap[0][0] <= until:
-            at, self.rank, _, _, kind, payload, version = heapq.heappop(self.heap)
+        heap, pop, on_timer, state = self.heap, heapq.heappop, self._on_timer, self.state  # the hot loop
+        while heap and heap[0][0] <= until:
+            at, self.rank, _, _, kind, payload, version = pop(heap)
             self.now = at
             if kind == "enr":
-                if payload.version == version and self.state.ended_at is None:
-                    self._on_timer(payload)
+                if payload.version == version and state.ended_at is None:
+                    on_timer(payload)
             elif kind == "input":
                 self._on_input(payload)
             elif self.state.ended_at is not None:
@@ -298,19 +300,20 @@ class Runtime:
             return  # resume wakes the limiter again
         queue, limiter, skipped = self.queues[channel], self.limiters[channel], []
         blocked = False
+        pop, enr, attempt, has_room = heapq.heappop, self.enr, self._attempt, limiter.has_room  # the hot loop
         while queue:
             due, contact_id, key = queue[0]
-            e = self.enr.get(contact_id)
+            e = enr.get(contact_id)
             if e is None or e.phase != P_QUEUED or e.step != key or e.due != due:
-                heapq.heappop(queue)  # stale: the enrollment moved on (finished ones are P_DONE)
+                pop(queue)  # stale: the enrollment moved on (finished ones are P_DONE)
             elif e.removed:
-                skipped.append(heapq.heappop(queue))  # a paused enrollment does not hold others back
-            elif not limiter.has_room(at):
+                skipped.append(pop(queue))  # a paused enrollment does not hold others back
+            elif not has_room(at):
                 blocked = True
                 break
             else:
-                heapq.heappop(queue)
-                self._attempt(e, channel, limiter)
+                pop(queue)
+                attempt(e, channel, limiter)
         for item in skipped:
             heapq.heappush(queue, item)
         if blocked:
@@ -319,8 +322,8 @@ class Runtime:
 
     def _attempt(self, e: Enrollment, channel: str, limiter: SlidingWindow) -> None:
         assert e.step is not None
-        address = self.contacts.get(e.contact_id, {}).get(CHANNEL_FIELD[channel])
-        if is_blank(address):  # takes its turn, fails at once and uses no slot (SPEC §4.1)
+        address = self.contacts.get(e.contact_id, EMPTY).get(CHANNEL_FIELD[channel])
+        if address is None or (type(address) is str and not address.strip()):  # is_blank, inlined  # takes its turn, fails at once and uses no slot (SPEC §4.1)
             e.phase, e.at = P_FAILED, None
             self._emit(e, "send_failed", e.step, channel=channel, reason=f"blank {CHANNEL_FIELD[channel]}")
             self._arm(e)

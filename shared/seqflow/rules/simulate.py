@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections import Counter
@@ -95,6 +96,18 @@ def build_runtime(sc: Scenario) -> Runtime:
 
 def run(sc: Scenario) -> tuple[list[Action], list[str]]:
     """The visible actions up to `until` (inclusive), sorted per SPEC §8, and the ignored events."""
+    # The run allocates millions of short-lived, acyclic objects; the cycle collector would rescan the
+    # whole growing heap again and again for nothing (measured with 30k contacts: 3.3 s → 2.3 s).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(sc)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(sc: Scenario) -> tuple[list[Action], list[str]]:
     rt = build_runtime(sc)
     until = whole_seconds(sc.until)
     for ev in sc.events:
