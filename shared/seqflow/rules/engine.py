@@ -323,7 +323,8 @@ class Runtime:
     def _attempt(self, e: Enrollment, channel: str, limiter: SlidingWindow) -> None:
         assert e.step is not None
         address = self.contacts.get(e.contact_id, EMPTY).get(CHANNEL_FIELD[channel])
-        if address is None or (type(address) is str and not address.strip()):  # is_blank, inlined  # takes its turn, fails at once and uses no slot (SPEC §4.1)
+        # A blank address (is_blank, inlined) takes its turn, fails at once and uses no slot (SPEC §4.1).
+        if address is None or (type(address) is str and not address.strip()):
             e.phase, e.at = P_FAILED, None
             self._emit(e, "send_failed", e.step, channel=channel, reason=f"blank {CHANNEL_FIELD[channel]}")
             self._arm(e)
