@@ -61,10 +61,6 @@ CACHE_LIMIT = 50_000
 Entry = tuple[datetime, int, str, int, str, Any, int]  # at, rank, order key, seq, kind, payload, version
 
 
-def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 class Runtime:
     """One sequence's engine state plus a timeline of pending work."""
 
@@ -323,7 +319,7 @@ class Runtime:
     def _attempt(self, e: Enrollment, channel: str, limiter: SlidingWindow) -> None:
         assert e.step is not None
         address = self.contacts.get(e.contact_id, EMPTY).get(CHANNEL_FIELD[channel])
-        # A blank address (is_blank, inlined) takes its turn, fails at once and uses no slot (SPEC §4.1).
+        # A blank address (missing, null or whitespace) takes its turn, fails at once and uses no slot (SPEC §4.1).
         if address is None or (type(address) is str and not address.strip()):
             e.phase, e.at = P_FAILED, None
             self._emit(e, "send_failed", e.step, channel=channel, reason=f"blank {CHANNEL_FIELD[channel]}")
