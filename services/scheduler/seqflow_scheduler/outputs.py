@@ -10,8 +10,8 @@ from seqflow.messaging.codec import encode
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.topics import Topics
 from seqflow.messaging.work import EnrollmentChanged, SendRequested, SequenceStateChanged, TaskDue
-from seqflow.rules.engine import CHANNEL_FIELD, Runtime
-from seqflow.rules.state import Action
+from seqflow.rules.engine import Runtime
+from seqflow.rules.state import CHANNEL_FIELD, Action
 from seqflow_scheduler.db import SequenceRow
 
 SEQUENCE_ACTIONS = frozenset({"sequence_paused", "sequence_resumed", "sequence_ended", "sequence_edited"})

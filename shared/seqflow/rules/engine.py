@@ -14,19 +14,19 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from seqflow.domain.activation import Activation, RateLimit
+from seqflow.domain.activation import RateLimit
 from seqflow.domain.durations import Duration
 from seqflow.domain.template import Template, Then
+from seqflow.rules import inputs
 from seqflow.rules.calendar import Gates, add_duration, next_open
-from seqflow.rules.edits import surviving_target
-from seqflow.rules.gates import gates_for
-from seqflow.rules.ratelimit import SlidingWindow, Unlimited
+from seqflow.rules.ratelimit import SlidingWindow, limiter_for
 from seqflow.rules.state import (
     ACTIVE,
+    CHANNEL_FIELD,
     COMPLETED,
-    ENDED,
     EXITED,
     FINISHED,
+    GATE_INPUTS,
     P_DONE,
     P_DUE,
     P_ENTER,
@@ -35,7 +35,15 @@ from seqflow.rules.state import (
     P_QUEUED,
     P_TASK,
     P_WAITING,
-    PENDING,
+    RANK_DEADLINE,
+    RANK_DUE_SEND,
+    RANK_END,
+    RANK_ENTER,
+    RANK_GATE,
+    RANK_INPUT,
+    RANK_LIMITER,
+    RANK_MOVE,
+    RANK_TASK,
     Action,
     Enrollment,
     Input,
@@ -43,12 +51,6 @@ from seqflow.rules.state import (
     SequenceState,
 )
 
-(RANK_END, RANK_GATE, RANK_ENTER, RANK_MOVE, RANK_DEADLINE, RANK_TASK, RANK_DUE_SEND, RANK_LIMITER,
- RANK_INPUT) = range(9)  # fmt: skip
-
-GATE_INPUTS = frozenset({"pause", "resume", "edit", "member_removed", "member_added", "remove_from_sequence"})
-ENGAGEMENTS = frozenset({"opened", "clicked", "replied", "bounced"})
-CHANNEL_FIELD = {"email": "email", "sms": "phone"}
 SENT = {"email": "email_sent", "sms": "sms_sent"}
 
 TIMER_RANKS = {P_ENTER: RANK_ENTER, P_MOVE: RANK_MOVE, P_WAITING: RANK_DEADLINE}
@@ -89,7 +91,7 @@ class Runtime:
         self.suppressed = {a.strip().lower() for a in suppressed}  # unsubscribed addresses (SPEC §6)
         self.state = state or SequenceState(paused=gates.begin > activated_at)
         self.enr = {e.contact_id: e for e in enrollments}
-        self.limiters = {ch: _limiter(ch, limits or {}, self.state) for ch in CHANNEL_FIELD}
+        self.limiters = {ch: limiter_for((limits or {}).get(ch), self.state.grants.get(ch, [])) for ch in CHANNEL_FIELD}
         self.queues = {ch: list(self.state.queue.get(ch, [])) for ch in CHANNEL_FIELD}
         for q in self.queues.values():
             heapq.heapify(q)
@@ -122,7 +124,7 @@ class Runtime:
             return
         phase = e.phase
         if phase == P_DUE:
-            rank = RANK_DUE_SEND if self.auto[e.step] else RANK_TASK
+            rank = RANK_DUE_SEND if self.auto[e.step or ""] else RANK_TASK
         elif (rank := TIMER_RANKS.get(phase, -1)) < 0:
             return
         heapq.heappush(self.heap, (e.at, rank, e.contact_id, next(self.counter), "enr", e, e.version))
@@ -144,13 +146,13 @@ class Runtime:
                 if payload.version == version and state.ended_at is None:
                     on_timer(payload)
             elif kind == "input":
-                self._on_input(payload)
+                inputs.apply_input(self, payload)
             elif self.state.ended_at is not None:
                 continue
             elif kind == "limiter":
                 self._on_limiter(payload, at)
             elif kind == "end" and at == self.gates.end:  # an edit may have moved the end since
-                self._end(at)
+                inputs.end_sequence(self, at)
         self.now = max(self.now, until)
 
     def export_state(self) -> SequenceState:
@@ -348,195 +350,3 @@ class Runtime:
         if self.all_actions:
             self._emit(e, "waiting", e.step, deadline=e.at)
         self._arm(e)
-
-    # ---- inputs ---------------------------------------------------------------------------
-    def _reject(self, inp: Input, reason: str) -> None:
-        self.rejected.append(Rejected(inp, reason))
-
-    def _on_input(self, inp: Input) -> None:
-        if inp.at < self.activated_at:
-            return self._reject(inp, "before the activation")
-        if self.state.ended_at is not None:
-            return self._reject(inp, "the sequence has ended")
-        if inp.type in ("pause", "resume", "end", "edit"):
-            return self._lifecycle(inp)
-        e = self.enr.get(inp.contact or "")
-        if e is None and not (inp.type == "member_added" and inp.contact in self.contacts):
-            return self._reject(inp, f"unknown contact {inp.contact!r}")
-        handler = getattr(self, f"_in_{inp.type}", None) if inp.type not in ENGAGEMENTS else self._engaged
-        if handler is None:
-            return self._reject(inp, f"unknown event type {inp.type!r}")
-        reason = handler(e, inp)
-        if reason:
-            self._reject(inp, reason)
-        return None
-
-    def _lifecycle(self, inp: Input) -> None:
-        if inp.type == "end":
-            return self._end(inp.at)
-        if inp.type == "edit":
-            return self._edit(inp)
-        if self.state.paused == (inp.type == "pause"):
-            return self._reject(inp, f"the sequence is already {'paused' if self.state.paused else 'active'}")
-        self.state.paused = inp.type == "pause"
-        self._emit(None, "sequence_" + ("paused" if self.state.paused else "resumed"))
-        if not self.state.paused:
-            for e in self.enr.values():
-                if e.held and not e.removed and not e.finished:
-                    self._unhold(e)
-            for ch, q in self.queues.items():
-                if q:
-                    self._ensure_wake(ch, self._next_open(self.now))
-        return None
-
-    def _edit(self, inp: Input) -> None:
-        """Edit Sequence / Edit Branches: only while paused (SPEC §4); takes effect at its instant."""
-        if not self.state.paused:
-            return self._reject(inp, "a sequence can be edited only while paused")
-        fields = inp.fields or {}
-        if fields.get("activation") is not None:
-            self._use_settings(Activation.model_validate(fields["activation"]))
-        if fields.get("template") is not None:
-            self._relocate(Template.model_validate(fields["template"]))
-        self.edits.update({k: v for k, v in fields.items() if v is not None})
-        self._emit(None, "sequence_edited")
-        return None
-
-    def _use_settings(self, activation: Activation) -> None:
-        self.gates = gates_for(activation)
-        self._open_cache.clear()
-        self._after_cache.clear()
-        limits = activation.rate_limits
-        self.state.grants = {ch: list(lim.grants) for ch, lim in self.limiters.items()}
-        pairs = {"email": limits.email, "sms": limits.sms} if limits else {}
-        self.limiters = {ch: _limiter(ch, pairs, self.state) for ch in CHANNEL_FIELD}
-        if self.gates.end is not None:
-            self._push(self.gates.end, RANK_END, "", "end", None)
-
-    def _relocate(self, new: Template) -> None:
-        """Enrollments on deleted steps move on to the next surviving step of their branch (or complete)."""
-        old = self.template
-        self._use_template(new)
-        for e in self.enr.values():
-            if e.status != ACTIVE or e.step is None or e.step in self.steps:
-                continue
-            target = surviving_target(old, new, e.step)
-            e.phase, e.move_kind, e.move_target = P_MOVE, ("arrive" if target else "complete"), target
-            e.at, e.held = self._next_open(self.now), False
-            self._emit(e, "relocated", e.step, to=target)
-            self._arm(e)
-
-    def _unhold(self, e: Enrollment) -> None:
-        """What fell due while paused is due at the resume instant (entry: not held to the window)."""
-        e.held = False
-        e.at = self.now if e.phase == P_ENTER else self._next_open(self.now)
-        self._arm(e)
-
-    def _end(self, at: datetime) -> None:
-        self.state.ended_at = at
-        self._emit(None, "sequence_ended")
-        for cid in sorted(self.enr):
-            e = self.enr[cid]
-            if e.status == ACTIVE:
-                e.status, e.phase, e.at = ENDED, P_DONE, None
-                self._emit(e, "ended", e.step)
-            elif e.status == PENDING:
-                e.status, e.phase, e.at = ENDED, P_DONE, None
-            self.dirty.add(cid)
-
-    def _in_member_added(self, e: Enrollment | None, inp: Input) -> str | None:
-        if e is None:
-            assert inp.contact is not None
-            e = self.enr[inp.contact] = Enrollment(inp.contact)
-            e.at = max(self.activated_at, self.gates.begin, inp.at)
-            if self.gates.end is None or e.at < self.gates.end:
-                self._arm(e)
-            return None
-        if not e.removed:
-            return "already on the rollup"
-        e.removed = False
-        self._emit(e, "restored", e.step)
-        if e.held and not self.state.paused and not e.finished:
-            self._unhold(e)
-        if e.phase == P_QUEUED and e.step is not None:
-            channel = self.channel[e.step]
-            assert channel is not None
-            self._ensure_wake(channel, self._next_open(self.now))
-        self.dirty.add(e.contact_id)
-        return None
-
-    def _in_member_removed(self, e: Enrollment | None, inp: Input) -> str | None:
-        assert e is not None
-        if e.removed:
-            return "not on the rollup"
-        e.removed = True
-        self.dirty.add(e.contact_id)
-        self._emit(e, "removed", e.step, how=inp.type)
-        return None
-
-    _in_remove_from_sequence = _in_member_removed
-
-    def _in_contact_updated(self, e: Enrollment | None, inp: Input) -> str | None:
-        assert inp.contact is not None
-        self.contacts[inp.contact] = {**self.contacts.get(inp.contact, {}), **(inp.fields or {})}
-        return None
-
-    def _acting_on(self, e: Enrollment | None, inp: Input, phase: str, what: str) -> str | None:
-        """Why a user action on a step cannot apply now, or None when it can."""
-        if e is None or e.status != ACTIVE or e.step != inp.step:
-            return f"contact is not on step {inp.step!r}"
-        if e.phase != phase:
-            return f"step {inp.step!r} has no {what}"
-        if self._closed(e):
-            return "paused"
-        return None
-
-    def _in_outcome(self, e: Enrollment | None, inp: Input) -> str | None:
-        if e is not None and e.phase == P_FAILED and inp.outcome == "Retry":
-            return self._in_retry(e, inp)
-        reason = self._acting_on(e, inp, P_TASK, "task on the task list")
-        if reason or e is None or e.step is None:
-            return reason
-        then = self.steps[e.step].then_for_outcome(inp.outcome or "")
-        if then is None:
-            return f"unknown outcome {inp.outcome!r}"
-        e.steps_done += 1
-        self._emit(e, "outcome", e.step, outcome=inp.outcome)
-        self._trigger(e, then)
-        return None
-
-    def _in_move_next(self, e: Enrollment | None, inp: Input) -> str | None:
-        reason = self._acting_on(e, inp, P_WAITING, "waiting automatic send")
-        if reason or e is None:
-            return reason
-        self._deadline(e)
-        return None
-
-    def _in_retry(self, e: Enrollment | None, inp: Input) -> str | None:
-        reason = self._acting_on(e, inp, P_FAILED, "failed send")
-        if reason or e is None:
-            return reason
-        e.attempt += 1
-        e.phase, e.at = P_DUE, self._next_open(self.now)  # the delay is not applied again
-        self._emit(e, "retry", e.step)
-        self._arm(e)
-        return None
-
-    def _engaged(self, e: Enrollment | None, inp: Input) -> str | None:
-        assert e is not None
-        if e.status == PENDING or inp.step is None or inp.step not in e.sent_steps:
-            return f"nothing was sent on step {inp.step!r}"
-        self._emit(e, inp.type, inp.step)
-        if e.phase == P_WAITING and e.step == inp.step:
-            for cond in self.steps[inp.step].conditions:
-                if cond.when == inp.type:
-                    self._trigger(e, cond.then)
-                    break
-        return None
-
-
-def _limiter(channel: str, limits: Mapping[str, RateLimit | None], state: SequenceState) -> SlidingWindow:
-    limit = limits.get(channel)
-    if limit is None:
-        return Unlimited()
-    return SlidingWindow(limit.count, limit.per_seconds, state.grants.get(channel, []))

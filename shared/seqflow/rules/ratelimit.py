@@ -6,6 +6,8 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from seqflow.domain.activation import RateLimit
+
 
 class SlidingWindow:
     """Remembers the last `count` grants; only they can hold a new grant back."""
@@ -48,3 +50,8 @@ def window_violations(times: list[datetime], count: int, per_seconds: int) -> li
     per = timedelta(seconds=per_seconds)
     ordered = sorted(times)
     return [t for t in ordered if sum(1 for s in ordered if t - per < s <= t) > count]
+
+
+def limiter_for(limit: RateLimit | None, grants: Iterable[datetime] = ()) -> SlidingWindow:
+    """The limiter of one channel: a sliding window, or no limit at all."""
+    return Unlimited() if limit is None else SlidingWindow(limit.count, limit.per_seconds, grants)

@@ -20,6 +20,14 @@ P_FAILED = "failed"  # blank address: an error task waits for Retry
 P_MOVE = "move"  # a move was triggered; it lands at `at`
 P_DONE = "done"
 
+# The order of work within one instant (SPEC §4.1): lower runs first
+(RANK_END, RANK_GATE, RANK_ENTER, RANK_MOVE, RANK_DEADLINE, RANK_TASK, RANK_DUE_SEND, RANK_LIMITER,
+ RANK_INPUT) = range(9)  # fmt: skip
+
+GATE_INPUTS = frozenset({"pause", "resume", "edit", "member_removed", "member_added", "remove_from_sequence"})
+ENGAGEMENTS = frozenset({"opened", "clicked", "replied", "bounced"})
+CHANNEL_FIELD = {"email": "email", "sms": "phone"}  # the contact field a channel sends to
+
 # Simulator-visible actions (SPEC §8)
 VISIBLE = frozenset({"entered", "email_sent", "sms_sent", "send_failed", "task_due", "completed", "exited", "ended"})
 
