@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from support.api import eventually
 from support.kafka import Collector, produce, wait_for
 from support.services import service_env, started
 
@@ -100,4 +102,34 @@ async def test_nothing_is_sent_while_the_sequence_is_paused(
         sent = await wait_for(lambda: sends.of("send_requested", contact_id="c1"), what="email after resume")
         assert sent[0].payload["at"] == "2026-12-04T14:00:00Z"
     finally:
+        await sends.stop()
+
+
+async def test_a_sequence_waits_for_its_roster_and_starts_anyway_when_a_member_never_arrives(
+    broker: str, scheduler: SeqflowApp, file_clock: FileClock, pg_dsn: str, schema_prefix: str
+) -> None:
+    t = scheduler.topic_names
+    sends = await Collector(broker, t.due_sends).start()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+        act = SequenceActivated(sequence_id="s3", name="Roster", rollup_id="r3", template=TEMPLATE,
+                                activation=ACTIVATION, primary_user=user, activated_at=T0,
+                                roster=["c1", "ghost"])  # fmt: skip
+        await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s3", act, T0)])
+        ada = ContactData(id="c1", first_name="Ada", email="ada@x.example")
+        await produce(broker, t.rollup_membership, [("member_added", "c1", MemberAdded(rollup_id="r3", contact=ada,
+                                                                                       at=T0), T0)])  # fmt: skip
+        query = f"SELECT started FROM {schema_prefix}scheduler.sequences s, {schema_prefix}scheduler.members m " \
+                "WHERE s.id = 's3' AND m.rollup_id = 'r3' AND m.contact_id = 'c1'"  # fmt: skip
+        assert (
+            await eventually(lambda: conn.fetchval(query), lambda v: v is not None, "activation and c1 seen") is False
+        )
+        assert sends.of("send_requested", sequence_id="s3") == []  # still waiting for 'ghost'
+
+        set_file_clock(file_clock.path, T0 + timedelta(seconds=61))  # past the roster patience
+        sent = await wait_for(lambda: sends.of("send_requested", sequence_id="s3"), what="c1's email")
+        assert [(s.payload["contact_id"], s.payload["at"]) for s in sent] == [("c1", "2026-12-01T14:00:00Z")]
+    finally:
+        await conn.close()
         await sends.stop()

@@ -94,6 +94,13 @@ class SchedulerDb:
             "FOR UPDATE", rollup_id,
         ))  # fmt: skip
 
+    async def rollups_awaiting(self, c: asyncpg.Connection, activated_before: datetime) -> list[str]:
+        rows = await c.fetch(
+            f"SELECT DISTINCT rollup_id FROM {self.s}.sequences WHERE NOT started AND activated_at < $1",
+            activated_before,
+        )
+        return [r["rollup_id"] for r in rows]
+
     async def known_members(self, c: asyncpg.Connection, rollup_id: str) -> set[str]:
         rows = await c.fetch(f"SELECT contact_id FROM {self.s}.members WHERE rollup_id = $1", rollup_id)
         return {r["contact_id"] for r in rows}

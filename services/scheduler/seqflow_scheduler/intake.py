@@ -6,6 +6,8 @@ Every handler is idempotent: inbox rows are unique per (sequence, event id), cop
 from __future__ import annotations
 
 import json
+import logging
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +24,8 @@ from seqflow.rules.gates import gates_for, whole_seconds
 from seqflow.rules.state import Input, SequenceState
 from seqflow_scheduler.db import SchedulerDb, SequenceRow
 
+log = logging.getLogger("seqflow.scheduler")
+
 
 def contact_fields(c: ContactData) -> dict[str, Any]:
     return c.model_dump()
@@ -36,20 +40,31 @@ async def on_member_added(conn: asyncpg.Connection, db: SchedulerDb, env: Envelo
     await start_ready(conn, db, p.rollup_id)
 
 
-async def start_ready(conn: asyncpg.Connection, db: SchedulerDb, rollup_id: str) -> None:
-    """Start the sequences on this rollup whose roster has fully arrived: every member present then
-    enters at the activation instant, all in one tick, so the (due, contact id) order holds."""
+async def start_ready(conn: asyncpg.Connection, db: SchedulerDb, rollup_id: str, overdue: bool = False) -> None:
+    """Start the sequences on this rollup whose roster has fully arrived (or, `overdue`, that waited too
+    long): every member present then enters at the activation instant, all in one tick, so the
+    (due, contact id) order holds."""
     waiting = await db.awaiting_start(conn, rollup_id)
     if not waiting:
         return
     known = await db.known_members(conn, rollup_id)
     for row in waiting:
         roster = set(json.loads(row["roster"]) if row["roster"] else [])
-        if roster <= known:
+        if overdue or roster <= known:
+            if not roster <= known:
+                log.warning("starting without the whole roster", extra={"sequence": row["id"],
+                            "missing": len(roster - known)})  # fmt: skip
             at = whole_seconds(row["activated_at"])
             for contact_id in await db.present_members(conn, rollup_id):
                 await db.add_input(conn, row["id"], f"start:{contact_id}", Input(at, "member_added", contact_id))
             await db.mark_started(conn, row["id"], at)
+
+
+async def start_overdue(conn: asyncpg.Connection, db: SchedulerDb, activated_before: datetime) -> None:
+    """A roster member whose event never comes (dead-lettered) must not keep a sequence from starting."""
+    for rollup_id in await db.rollups_awaiting(conn, activated_before):
+        await db.lock_rollup(conn, rollup_id)
+        await start_ready(conn, db, rollup_id, overdue=True)
 
 
 async def on_member_removed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved) -> None:
