@@ -10,6 +10,7 @@ from seqflow.messaging.publisher import Publisher
 from seqflow.messaging.topics import dlq_of
 
 log = logging.getLogger(__name__)
+consumed = logging.getLogger("seqflow.consumed")  # one line per consumed message: event id, enrollment key
 
 REASON_HEADER = "seqflow-dlq-reason"
 SOURCE_HEADER = "seqflow-dlq-source-topic"
@@ -32,7 +33,9 @@ async def decode_or_dead_letter(
 ) -> Envelope | None:
     """The envelope, or None after dead-lettering a message that is not one."""
     try:
-        return decode(value)
+        env = decode(value)
     except PoisonMessage as exc:
         await dead_letter(publisher, topic, key, value, exc.reason)
         return None
+    consumed.info(env.type, extra={"event_id": env.id, "enrollment": env.key, "topic": topic})
+    return env
