@@ -15,7 +15,6 @@ from pydantic import (
     ConfigDict,
     PlainSerializer,
     PlainValidator,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_serializer,
@@ -23,7 +22,7 @@ from pydantic import (
 )
 
 from seqflow.domain.durations import DurationStr
-from seqflow.domain.errors import ActivationError, DomainError, format_validation_error
+from seqflow.domain.errors import ActivationError, DomainError, validate_document
 from seqflow.domain.template import Template
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -200,12 +199,7 @@ class Activation(BaseModel):
     @classmethod
     def from_json(cls, data: str | bytes | Mapping[str, Any]) -> Activation:
         """Validate activation settings; raise ActivationError listing every error as `path: what`."""
-        try:
-            if isinstance(data, str | bytes):
-                return cls.model_validate_json(data)
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ActivationError(format_validation_error(exc)) from exc
+        return validate_document(cls, data, ActivationError)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 Issue = tuple[str, str]
 """A (relative field path, what is wrong) pair, e.g. ("conditions[2].within", "must be zero or more")."""
@@ -64,3 +67,13 @@ def validation_issues(exc: ValidationError) -> list[Issue]:
 def format_validation_error(exc: ValidationError) -> str:
     """One line per error: `path: what is wrong` (the path is `(root)` for whole-document errors)."""
     return "\n".join(f"{path or '(root)'}: {what}" for path, what in validation_issues(exc))
+
+
+def validate_document(model: type[M], data: str | bytes | Mapping[str, Any], error: type[ValueError]) -> M:
+    """A model from JSON text or parsed JSON; `error` carries every problem as `path: what`."""
+    try:
+        if isinstance(data, str | bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(format_validation_error(exc)) from exc

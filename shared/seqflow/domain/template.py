@@ -12,13 +12,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     model_serializer,
     model_validator,
 )
 
 from seqflow.domain.durations import ZERO, DurationStr
-from seqflow.domain.errors import DomainError, Issue, TemplateError, format_validation_error
+from seqflow.domain.errors import DomainError, Issue, TemplateError, validate_document
 
 AUTO_TYPES = frozenset({"auto_email", "auto_sms"})
 MANUAL_TYPES = frozenset({"manual_email", "call", "linkedin", "manual_sms", "task"})
@@ -270,12 +269,7 @@ class Template(BaseModel):
     @classmethod
     def from_json(cls, data: str | bytes | Mapping[str, Any]) -> Template:
         """Validate a JSON document (text or parsed); raise TemplateError listing every error."""
-        try:
-            if isinstance(data, str | bytes):
-                return cls.model_validate_json(data)
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise TemplateError(format_validation_error(exc)) from exc
+        return validate_document(cls, data, TemplateError)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form accepted by from_json (unset optional fields left out)."""

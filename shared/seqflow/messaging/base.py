@@ -11,11 +11,9 @@ class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ContactData(Payload):
-    """A contact as it travels between services (rollup-sync owns the original)."""
+class ContactFields(Payload):
+    """The editable fields of a contact (the About panel); every one optional."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str = Field(min_length=1)
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
@@ -25,8 +23,11 @@ class ContactData(Payload):
     custom: dict[str, Any] = Field(default_factory=dict)
     resume: str | None = None
 
-    def merge_fields(self) -> dict[str, Any]:
-        return self.model_dump()
+
+class ContactData(ContactFields):
+    """A contact as it travels between services (rollup-sync owns the original)."""
+
+    id: str = Field(min_length=1)
 
 
 class UserRef(Payload):

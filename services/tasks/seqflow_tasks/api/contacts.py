@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqflow.messaging.base import ContactData
+from seqflow.messaging.base import ContactData, ContactFields
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.rollup import ContactUpserted
 from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
@@ -26,16 +26,8 @@ class ActivityIn(BaseModel):
     text: str = Field(min_length=1)
 
 
-class AboutIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    title: str | None = None
-    company: str | None = None
-    custom: dict[str, Any] | None = None
-    resume: str | None = None
+class AboutIn(ContactFields):
+    """Only the fields sent are changed (the save of the About panel)."""
 
 
 async def known_contact(ctx: Ctx) -> dict[str, Any]:
