@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -26,6 +26,10 @@ class ServiceMetrics:
             registry=registry,
         )
         self.dlq = Counter("seqflow_dlq_total", "Messages dead-lettered", ["topic"], registry=registry)
+        self.consumer_lag = Gauge(
+            "seqflow_consumer_lag", "Messages on the broker not yet fetched, summed over assigned partitions",
+            ["topic"], registry=registry,
+        )  # fmt: skip
 
 
 def render(registry: CollectorRegistry) -> bytes:

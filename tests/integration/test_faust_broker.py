@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
+from support.api import eventually
 from support.kafka import produce_raw, wait_for
 
 from seqflow.devstack import free_port
@@ -89,3 +90,18 @@ async def test_the_app_serves_health_readiness_and_metrics(broker: str, app: Seq
         await app.stop()
     assert (health[0], ready[0], metrics[0]) == (200, 200, 200)
     assert "seqflow_events_produced_total" in metrics[1]
+
+
+async def test_the_metrics_show_the_consumer_lag_of_each_consumed_topic(broker: str, app: SeqflowApp) -> None:
+    topic = app.topic_names.name("probe.lag")
+    received: list[Envelope] = []
+    echo_agent(app, topic, received)
+    await app.start()
+    try:
+        await produce_raw(broker, topic, [(b"seq1:c1", encode(envelope(n))) for n in range(3)])
+        await wait_for(lambda: len(received) == 3)
+        line = f'seqflow_consumer_lag{{topic="{topic}"}} 0.0'
+        text = await eventually(lambda: get(app, "/metrics"), lambda r: line in r[1], "the lag gauge", 30)
+    finally:
+        await app.stop()
+    assert line in text[1]
