@@ -102,8 +102,10 @@ class Live:
         kind, cid, sid = ev["type"], ev.get("contact"), self.sid
         if kind in ("pause", "resume", "end"):
             return await self.call("POST", f"/sequences/{sid}/{kind}")
-        if kind in ("move_next", "retry", "remove_from_sequence"):
-            return await self.call("POST", f"/sequences/{sid}/enrollments/{cid}/{kind.replace('_', '-')}")
+        if kind in ("move_next", "retry"):
+            return await self.patient("POST", f"/sequences/{sid}/enrollments/{cid}/{kind.replace('_', '-')}")
+        if kind == "remove_from_sequence":
+            return await self.call("POST", f"/sequences/{sid}/enrollments/{cid}/remove-from-sequence")
         if kind == "member_removed":
             return await self.call("DELETE", f"/rollups/{self.rollup}/members/{cid}")
         if kind == "member_added":
@@ -119,6 +121,16 @@ class Live:
         status, data = await self.api.request(method, path, body)
         assert status in (200, 201, 202, 409), f"{method} {path} → {status} {data}"
         return 1 if status < 300 else 0
+
+    async def patient(self, method: str, path: str) -> int:
+        """An action the API checks against its read model, which trails the scheduler by a moment:
+        retried while refused (409) for a few seconds; still refused = no input, as the simulator ignores it."""
+        try:
+            status, _ = await eventually(lambda: self.api.request(method, path), lambda r: r[0] != 409, path, 5)
+        except AssertionError:
+            return 0
+        assert status == 202, f"{method} {path} → {status}"
+        return 1
 
     async def mark(self, cid: str, step: str, outcome: str) -> int:
         """Mark the task once the task list shows it (the read model trails the scheduler by a moment);

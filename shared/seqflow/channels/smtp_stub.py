@@ -10,6 +10,7 @@ import json
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from email import policy
 from email.message import EmailMessage
@@ -66,6 +67,7 @@ def _summary(envelope: Envelope, message: EmailMessage, raw: bytes) -> dict[str,
         "to": message["To"],
         "subject": message["Subject"],
         "raw": raw.decode("utf-8", errors="replace"),
+        "received_at": time.time(),  # wall time, for bench/live.py's latency figures
     }
 
 
