@@ -36,7 +36,7 @@ class Deps:
     clock: Clock
     sends_total: Counter
     retry: RetryPolicy = RetryPolicy()
-    concurrency: int = 8
+    concurrency: int = 32
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Wiring:
     clock: Clock
     sends_total: Counter
     retry: RetryPolicy = RetryPolicy()
-    concurrency: int = 8
+    concurrency: int = 32
 
     def deps(self, pool: asyncpg.Pool, session: aiohttp.ClientSession) -> Deps:
         channels = Channels(self.settings, session)
