@@ -6,10 +6,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from support.services import REJECTED
 
+from seqflow.channels.smtp_stub import start_smtp_stub
 from seqflow.clock import FileClock, set_file_clock
 from seqflow.db.migrate import drop_schemas, ensure_database, migrate_all
 from seqflow.devstack import resolve_database, start_broker
@@ -59,3 +63,13 @@ def file_clock(tmp_path: Path) -> FileClock:
     path = tmp_path / "clock"
     set_file_clock(path, datetime(2026, 12, 1, 14, 0, tzinfo=UTC))
     return FileClock(path)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, list[EmailMessage]]]:
+    """A local SMTP server recording what it receives; it answers 550 for `support.services.REJECTED`."""
+    controller, messages = start_smtp_stub("127.0.0.1", 0, reject=[REJECTED])
+    try:
+        yield controller, messages
+    finally:
+        controller.stop()

@@ -1,28 +1,18 @@
 """send_email against the real aiosmtpd stub on a free port."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from support.services import REJECTED
 
 from seqflow.channels.email import Tracking, build_email, send_email
 from seqflow.channels.errors import PermanentSendError, TransientSendError
 from seqflow.channels.message_id import message_id_for
-from seqflow.channels.smtp_stub import free_port, start_smtp_stub
+from seqflow.channels.smtp_stub import free_port
 
 TRACKING = Tracking(base_url="http://127.0.0.1:9/", secret=b"integration-secret")
-REJECTED = "gone@example.org"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, list[EmailMessage]]]:
-    controller, messages = start_smtp_stub("127.0.0.1", 0, reject=[REJECTED])
-    try:
-        yield controller, messages
-    finally:
-        controller.stop()
 
 
 def _message(to: str = "ada@example.org") -> EmailMessage:

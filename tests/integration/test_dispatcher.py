@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,11 +14,10 @@ from aiosmtpd.controller import Controller
 from pydantic import BaseModel
 from support.api import eventually
 from support.kafka import Collector, produce_raw, wait_for
-from support.services import service_env, started
+from support.services import REJECTED, service_env, started
 
 from seqflow.channels.message_id import message_id_for
 from seqflow.channels.sms_stub import STATE_KEY, start_sms_stub
-from seqflow.channels.smtp_stub import start_smtp_stub
 from seqflow.clock import FileClock
 from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER
@@ -33,16 +32,6 @@ from seqflow_dispatcher.channels import RetryPolicy
 AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 SID = "AC" + "2" * 32
 TOKEN = "dispatcher-test-token"  # noqa: S105 - the local stub's credential
-REJECTED = "gone@example.org"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, list[EmailMessage]]]:
-    controller, messages = start_smtp_stub("127.0.0.1", 0, reject=[REJECTED])
-    try:
-        yield controller, messages
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

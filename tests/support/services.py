@@ -11,6 +11,8 @@ from seqflow.devstack import free_port
 from seqflow.service import SeqflowApp
 from support.kafka import wait_for
 
+REJECTED = "gone@example.org"  # the local SMTP server refuses this address (550)
+
 
 def service_env(broker: str, topic_prefix: str, pg_dsn: str, schema_prefix: str, datadir: Path, clock: FileClock,
                 **extra: str) -> dict[str, str]:  # fmt: skip
