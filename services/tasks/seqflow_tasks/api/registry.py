@@ -151,16 +151,31 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
         raise validation_error(exc) from None
 
 
+async def invoke(r: Route, ctx: Ctx) -> web.StreamResponse:
+    """Run one route for an already identified caller: its permission rule, then its handler.
+
+    The JSON API (`wrap`, bearer token) and the web pages (session cookie, form bodies already parsed
+    into `ctx.body`) both go through here, so a page can never do what the API would refuse."""
+    if r.permission and not ctx.can(r.permission):
+        raise ApiError(403, f"needs permission {r.permission!r}", "Authorization")
+    if r.body is not None and ctx.body is None:
+        ctx.body = await parse_body(ctx.request, r.body)
+    return await r.handler(ctx)
+
+
+def find_route(method: str, path: str) -> Route:
+    """The registered route with this method and path template (e.g. `/tasks/{id}`)."""
+    for r in ROUTES:
+        if r.method == method and r.path == path:
+            return r
+    raise KeyError(f"{method} {path}")
+
+
 def wrap(r: Route, deps: Deps) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
             user = await authenticate(request, deps) if r.auth else {}
-            ctx = Ctx(request, deps, user)
-            if r.permission and not ctx.can(r.permission):
-                raise ApiError(403, f"needs permission {r.permission!r}", "Authorization")
-            if r.body is not None:
-                ctx.body = await parse_body(request, r.body)
-            return await r.handler(ctx)
+            return await invoke(r, Ctx(request, deps, user))
         except ApiError as exc:
             return error_response(exc)
         except ValidationError as exc:
