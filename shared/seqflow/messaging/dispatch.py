@@ -17,7 +17,9 @@ class SendResult(Payload):
     attempt: int
     channel: Literal["email", "sms"]
     idempotency_key: str
-    status: Literal["sent", "failed", "suppressed"]
+    # sent; bounced = a permanent refusal (SMTP 5xx, invalid number): a hard bounce (SPEC §6);
+    # failed = transient errors outlasted the retries; suppressed = skipped, the address is unsubscribed
+    status: Literal["sent", "bounced", "failed", "suppressed"]
     message_id: str | None = None  # email Message-ID or the SMS provider's sid
     to: str
     error: str | None = None

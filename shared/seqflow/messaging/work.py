@@ -10,8 +10,18 @@ from seqflow.messaging.base import Payload
 from seqflow.messaging.codec import register
 
 
+class SendLimit(Payload):
+    """The sequence's rate limit for this channel: at most `count` sends in every (t - per, t]."""
+
+    count: int
+    per_seconds: int
+
+
 class SendRequested(Payload):
-    """A send the rate limiter granted at `at`; the dispatcher performs it exactly once per key."""
+    """A send the rate limiter granted at `at`; the dispatcher performs it exactly once per key.
+
+    `limit` travels with the send so the dispatcher can pace actual provider calls per sequence and
+    channel (SPEC §4: the limit holds at the provider, after a crash or for a backlog too)."""
 
     sequence_id: str
     contact_id: str
@@ -24,6 +34,7 @@ class SendRequested(Payload):
     subject: str | None = None
     body: str
     at: AwareDatetime
+    limit: SendLimit | None = None
 
 
 class TaskDue(Payload):
