@@ -30,6 +30,8 @@ class ServiceMetrics:
             "seqflow_consumer_lag", "Messages on the broker not yet fetched, summed over assigned partitions",
             ["topic"], registry=registry,
         )  # fmt: skip
+        # 1 while /ready answers 200: an alert can tell "up but not ready" from "down"
+        self.ready = Gauge("seqflow_ready", "1 when the service reports ready, else 0", registry=registry)
 
 
 def render(registry: CollectorRegistry) -> bytes:

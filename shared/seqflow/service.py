@@ -129,11 +129,13 @@ def _add_views(app: SeqflowApp) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             status = 200 if app.is_ready else 503
+            app.metrics.ready.set(1 if app.is_ready else 0)
             return self.json({"ready": app.is_ready}, status=status)
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
+            app.metrics.ready.set(1 if app.is_ready else 0)
             return self.bytes(render(app.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from seqflow.clock import make_clock
 from seqflow.messaging import catalog  # noqa: F401 - registers every message type with the codec
@@ -26,6 +26,8 @@ def create_app(
     sends_total = Counter(
         "seqflow_sends_total", "Sends by channel and final status", ["channel", "status"], registry=registry
     )
+    # the age of the oldest claimed-but-unfinished ledger row (0 when none): a stuck send pages someone
+    Gauge("seqflow_ledger_pending_oldest_seconds", "Age of the oldest pending ledger row", registry=registry)
     store = DispatchStore(settings.schema_name("dispatcher"))
     register_agents(app, Wiring(settings, store, make_clock(settings.clock), sends_total, retry))
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from seqflow.rules.state import Action
 
@@ -26,6 +26,14 @@ class SchedulerMetrics:
         )  # fmt: skip
         self.actions = Counter("seqflow_engine_actions_total", "Engine actions by kind", ["action"], registry=registry)
         self.ticks = Counter("seqflow_sequence_ticks_total", "Sequences advanced by a tick", registry=registry)
+        self.quarantined = Gauge(
+            "seqflow_sequences_quarantined", "Sequences set aside (state error) because they failed to tick",
+            registry=registry,
+        )  # fmt: skip
+        self.last_tick = Gauge(
+            "seqflow_scheduler_last_tick_timestamp_seconds", "Unix time at which the last tick loop finished",
+            registry=registry,
+        )  # fmt: skip
 
     def observe(self, actions: list[Action], now: datetime) -> None:
         self.ticks.inc()
