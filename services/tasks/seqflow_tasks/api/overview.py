@@ -27,7 +27,8 @@ async def figures(ctx: Ctx, c: Conn, seq: Row) -> dict[str, Any]:
         "exited": enr.get("exited") or 0, "tasks_todo": tasks.get("todo") or 0,
         "tasks_completed": tasks.get("done") or 0, "emails_sent": emails,
         "open_pct": pct(eng.get("opened", 0), emails), "click_pct": pct(eng.get("clicked", 0), emails),
-        "reply_pct": pct(eng.get("replied", 0), emails), "bounce_pct": pct(eng.get("bounced", 0), emails),
+        "reply_pct": pct(eng.get("replied", 0), emails),
+        "bounce_pct": pct(eng.get("bounced", 0), sends.get("reached") or 0),  # refused sends count in the base
         "sms_sent": sends.get("sms") or 0,
     }  # fmt: skip
 

@@ -21,11 +21,13 @@ from seqflow_tasks.db import Conn, Row
 
 
 def display_state(seq: Row, now: datetime) -> str:
-    """scheduled / active / paused / ended / archived, as the overview shows it."""
+    """scheduled / active / paused / error / ended / archived, as the overview shows it."""
     if seq["archived"]:
         return "archived"
     if seq["state"] == "ended":
         return "ended"
+    if seq.get("quarantined_at") is not None:
+        return "error"  # the scheduler set it aside (sequence_quarantined)
     if seq["begin_at"] > now and (seq["state"] == "active" or seq["resumed_at"] is None):
         return "scheduled"
     return str(seq["state"])
