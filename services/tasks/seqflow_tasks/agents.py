@@ -1,8 +1,8 @@
 """Thin consumers: decode a batch, apply it in one transaction, dead-letter poison.
 
-At-least-once: faust acks a `take_events` batch only after this code returns from it, so offsets are
-committed after the batch's transaction. That is why `process_batch` returns only once the batch is
-recorded: poison is dead-lettered, and a database that is away is waited for rather than skipped.
+At-least-once: faust acks a `take_events` batch when the loop body is left (by return or by exception), and
+commits acked offsets. So the body is left only once the batch is recorded: poison is dead-lettered, a
+database that is away is waited for rather than skipped, and a stop waits for the batch in hand.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import asyncpg
@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 BATCH_WITHIN = 0.1  # seconds to wait for a batch to fill
-# An event the database refuses for what it holds; any other error is the database being away: wait for it.
-POISON_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+# The database being away or busy: wait for it. Any other error is the batch's content (a value PostgreSQL
+# refuses, a payload a handler cannot apply): find the event that causes it and dead-letter it.
+TRANSIENT_ERRORS = (
+    OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError, asyncpg.TransactionRollbackError, asyncpg.InsufficientResourcesError,
+)  # fmt: skip
 RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 Item = tuple[EventT, Decoded]
@@ -52,9 +56,20 @@ def _consumer(app: SeqflowApp, store: Store, topic: str) -> None:
 
     async def consume(stream: Any) -> None:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await process_batch(app, store, topic, events)
+            await finished(process_batch(app, store, topic, events))
 
     app.agent(channel, name=f"tasks-{topic}")(consume)
+
+
+async def finished(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end even if the agent is cancelled meanwhile (a graceful stop): faust acks the batch
+    when the loop body is left, however it is left, so it must not be left with the batch half recorded."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def process_batch(app: SeqflowApp, store: Store, topic: str, events: Sequence[EventT]) -> None:
@@ -91,9 +106,7 @@ async def _apply_waiting(app: SeqflowApp, store: Store, items: Sequence[Item]) -
     for attempt in itertools.count():
         try:
             return await _apply(app, store, items)
-        except POISON_ERRORS:
-            raise
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except TRANSIENT_ERRORS as exc:
             delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
             log.warning("read-model batch failed; retrying", extra={"error": repr(exc), "retry_in": delay})
             await asyncio.sleep(delay)
@@ -101,14 +114,15 @@ async def _apply_waiting(app: SeqflowApp, store: Store, items: Sequence[Item]) -
 
 
 async def _apply_isolating(app: SeqflowApp, store: Store, topic: str, items: Sequence[Item]) -> None:
-    """Apply the batch; if the database refuses an event, halve the batch until that event stands alone and
+    """Apply the batch; if an event cannot be applied, halve the batch until that event stands alone and
     dead-letter it: the rest is still written in few transactions, in order."""
     try:
         await _apply_waiting(app, store, items)
-    except POISON_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the consumer (issue 11)
         if len(items) == 1:
             event = items[0][0]
-            await dead_letter(app.publisher, topic, event.key, event.value, f"refused by the database: {exc}")
+            reason = f"refused by the database: {exc}" if isinstance(exc, asyncpg.PostgresError) else repr(exc)
+            await dead_letter(app.publisher, topic, event.key, event.value, reason)
             return
         half = len(items) // 2
         await _apply_isolating(app, store, topic, items[:half])
