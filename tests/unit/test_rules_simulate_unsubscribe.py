@@ -7,14 +7,17 @@ Unless a test says otherwise: America/New_York in December (EST = UTC−5), Mon�
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.rules_scenarios import ACTIVATED, cond, email, ev, reply_flow, rows, scenario, simulate, task
+from support.rules_scenarios import ACTIVATED, cond, contact, email, ev, reply_flow, rows, scenario, simulate, task
 
 from seqflow.rules.inputs import result_input
-from seqflow.rules.simulate import Scenario, build_runtime
+from seqflow.rules.simulate import Scenario, build_runtime, main
 from seqflow.rules.state import VISIBLE, Input
 
 CALL_THEN_FOLLOW = [task("call", "PT0S", cond("Done", {"next": True})), task("follow")]
@@ -188,6 +191,26 @@ def test_a_send_waiting_at_the_rate_limiter_is_dropped_by_an_unsubscribe() -> No
         ("2026-12-01T15:00:00Z", "c3", "intro", "completed"),
         ("2026-12-01T15:00:00Z", "c3", "intro", "email_sent"),
     ]
+
+
+def test_an_unsubscribe_on_a_failed_send_waiting_for_retry_exits() -> None:
+    # blank email: intro fails at 14:00Z (error task); unsubscribed Tue 23:00Z (closed) → exited 23:00Z
+    data = scenario(
+        [email("intro")], contacts=[contact("c1", email=" ")], events=[ev("2026-12-01T23:00:00Z", "unsubscribed", "c1")]
+    )
+    assert rows(data) == [
+        ("2026-12-01T14:00:00Z", "c1", "intro", "entered"),
+        ("2026-12-01T14:00:00Z", "c1", "intro", "send_failed"),
+        ("2026-12-01T23:00:00Z", "c1", "intro", "exited"),
+    ]
+
+
+def test_the_command_line_accepts_the_unsubscribed_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(reply_flow(events=[ev("2026-12-01T23:30:00Z", "unsubscribed", "c1")])))
+    assert main([str(path)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out[-1] == {"at": "2026-12-01T23:30:00Z", "contact": "c1", "step": "intro", "action": "exited"}
 
 
 def test_an_unsubscribe_after_the_enrollment_finished_is_ignored_with_a_warning() -> None:
