@@ -14,7 +14,20 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.rules_scenarios import ACTIVATED, cond, contact, email, ev, reply_flow, rows, scenario, simulate, task
+from support.rules_scenarios import (
+    ACTIVATED,
+    ENGAGED,
+    REPLY_FLOW,
+    cond,
+    contact,
+    email,
+    ev,
+    reply_flow,
+    rows,
+    scenario,
+    simulate,
+    task,
+)
 
 from seqflow.rules.inputs import result_input
 from seqflow.rules.simulate import Scenario, build_runtime, main
@@ -313,21 +326,31 @@ def iso(minutes: int) -> str:
     return (at(ACTIVATED) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@settings(max_examples=40, deadline=None)
+FLOWS = {"reply": (REPLY_FLOW, ENGAGED), "task": (CALL_THEN_FOLLOW,), "wait": (WAIT_THEN_CALL,)}
+
+
+@settings(max_examples=200, deadline=None)
 @given(
+    flow=st.sampled_from(sorted(FLOWS)),
     t=st.integers(0, 6 * 24 * 60),
     pause=st.none() | st.tuples(st.integers(0, 4 * 24 * 60), st.integers(1, 2 * 24 * 60)),
-    click=st.none() | st.integers(0, 4 * 24 * 60),
+    removal=st.none() | st.tuples(st.integers(0, 4 * 24 * 60), st.integers(1, 2 * 24 * 60)),
+    engaged=st.none() | st.integers(0, 4 * 24 * 60),
 )
 def test_an_unsubscribe_changes_nothing_before_its_instant_and_exits_at_it(
-    t: int, pause: tuple[int, int] | None, click: int | None
+    flow: str, t: int, pause: tuple[int, int] | None, removal: tuple[int, int] | None, engaged: int | None
 ) -> None:
-    events = [ev(iso(click), "clicked", "c1", "intro")] if click is not None else []
+    events = []
+    if engaged is not None:  # a click on intro, or Done on call: whichever the flow has
+        events.append(ev(iso(engaged), "outcome", "c1", "call", outcome="Done") if flow == "task"
+                      else ev(iso(engaged), "clicked", "c1", "intro"))  # fmt: skip
     if pause is not None:
         events += [ev(iso(pause[0]), "pause"), ev(iso(pause[0] + pause[1]), "resume")]
+    if removal is not None:
+        events += [ev(iso(removal[0]), "member_removed", "c1"), ev(iso(removal[0] + removal[1]), "member_added", "c1")]
     kw = {"contacts": ["c1", "c2"], "rate_limits": {"email": {"count": 1, "per": "PT1H"}}, "until": iso(9 * 1440)}
-    before = rows(reply_flow(events=events, **kw))
-    after = rows(reply_flow(events=[*events, ev(iso(t), "unsubscribed", "c1")], **kw))
+    before = rows(scenario(*FLOWS[flow], events=events, **kw))
+    after = rows(scenario(*FLOWS[flow], events=[*events, ev(iso(t), "unsubscribed", "c1")], **kw))
     when = iso(t)
     assert [r for r in after if r[0] < when] == [r for r in before if r[0] < when]
     mine = [r for r in after if r[1] == "c1"]
