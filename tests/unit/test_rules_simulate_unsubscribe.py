@@ -29,7 +29,6 @@ from support.rules_scenarios import (
     task,
 )
 
-from seqflow.rules.inputs import result_input
 from seqflow.rules.simulate import Scenario, build_runtime, main
 from seqflow.rules.state import VISIBLE, Input
 
@@ -248,7 +247,7 @@ def test_an_unsubscribed_event_without_a_contact_fails_validation() -> None:
         raise AssertionError("an unsubscribed event without a contact was accepted")
 
 
-# ---- live inputs: the suppression list and dispatch results ---------------------------------
+# ---- live inputs: the suppression list, and dispatch results as the scheduler's intake turns them into inputs
 
 
 def at(text: str) -> datetime:
@@ -281,14 +280,12 @@ def test_a_contact_whose_address_is_suppressed_when_added_never_enters() -> None
 
 
 def test_a_hard_bounce_result_fires_the_bounced_condition_at_the_result_instant() -> None:
-    # sent Tue 14:00Z; the provider's refusal is reported at 14:00:40.6Z → exited 14:00:40Z (whole seconds)
+    # sent Tue 14:00Z; the provider's refusal is reported at 14:00:40Z → exited 14:00:40Z
     template = [email("intro", "PT0S", cond("bounced", {"exit": "bounced"}), cond("no_condition_met", {"next": True},
                 "P1D")), task("call")]  # fmt: skip
     rt = build_runtime(Scenario.model_validate(scenario(template)))
     rt.advance(at("2026-12-01T14:00:00Z"))
-    bounce = result_input("bounced", at("2026-12-01T14:00:40.6Z"), "c1", "intro")
-    assert bounce == Input(at("2026-12-01T14:00:40Z"), "bounced", "c1", "intro")
-    rt.submit(bounce)
+    rt.submit(Input(at("2026-12-01T14:00:40Z"), "bounced", "c1", "intro"))
     rt.advance(at("2026-12-03T00:00:00Z"))
     exits = [(a.at, a.step, a.detail) for a in rt.actions if a.action == "exited"]
     assert exits == [(at("2026-12-01T14:00:40Z"), "intro", {"reason": "bounced"})]
@@ -305,16 +302,9 @@ def test_a_hard_bounce_outside_the_window_moves_at_the_next_open_instant() -> No
 def test_a_suppressed_result_is_an_unsubscribe_that_exits_at_the_result_instant() -> None:
     rt = build_runtime(Scenario.model_validate(scenario(WAIT_THEN_CALL)))
     rt.advance(at("2026-12-01T14:00:00Z"))
-    unsub = result_input("suppressed", at("2026-12-01T23:10:00Z"), "c1", "intro")
-    assert unsub == Input(at("2026-12-01T23:10:00Z"), "unsubscribed", "c1")
-    rt.submit(unsub)
+    rt.submit(Input(at("2026-12-01T23:10:00Z"), "unsubscribed", "c1"))  # a send skipped as suppressed
     rt.advance(at("2026-12-05T00:00:00Z"))
     assert visible(rt.actions)[-1] == ("23:10", "c1", "intro", "exited")
-
-
-def test_sent_and_failed_results_are_no_input_for_the_engine() -> None:
-    assert result_input("sent", at("2026-12-01T14:00:00Z"), "c1", "intro") is None
-    assert result_input("failed", at("2026-12-01T14:00:00Z"), "c1", "intro") is None
 
 
 # ---- property: an unsubscribe changes nothing before its instant and ends the contact at it ----------

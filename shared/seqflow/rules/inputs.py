@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from seqflow.domain.activation import Activation
 from seqflow.domain.template import Template
 from seqflow.rules.edits import surviving_target
-from seqflow.rules.gates import gates_for, whole_seconds
+from seqflow.rules.gates import gates_for
 from seqflow.rules.ratelimit import limiter_for
 from seqflow.rules.state import (
     ACTIVE,
@@ -283,15 +283,3 @@ HANDLERS: dict[str, Handler] = {
     "retry": _in_retry,
     "unsubscribed": _in_unsubscribed,
 }
-
-RESULT_EVENTS = {"bounced": "bounced", "suppressed": "unsubscribed"}
-
-
-def result_input(status: str, at: datetime, contact: str, step: str) -> Input | None:
-    """What a send's final result (dispatch.results) means to its sequence (SPEC §6): a hard bounce is a
-    `bounced` event on the step, a send skipped as suppressed an `unsubscribed` event of the contact, both
-    at the result's instant. `sent` and `failed` change nothing the engine has not decided already."""
-    kind = RESULT_EVENTS.get(status)
-    if kind is None:
-        return None
-    return Input(whole_seconds(at), kind, contact, step if kind == "bounced" else None)
