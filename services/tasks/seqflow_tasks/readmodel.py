@@ -95,7 +95,7 @@ class Batch:
             self.sequences.update({r["id"]: r for r in found})
 
     async def flush(self, c: Conn) -> None:
-        if self.changed:
+        if self.changed:  # in key order: concurrent batches lock rows in one order, so they cannot deadlock
             finals = [tuple(self.enrollments[k].get(col) for col in ENROLLMENT_COLUMNS) for k in sorted(self.changed)]
             await c.executemany(self.store.q(UPSERT_ENROLLMENT), finals)
         for sql, args in self.writes.items():
