@@ -1,7 +1,19 @@
 """The public HTTP API: importing the resource modules fills the route registry."""
 
-from seqflow_tasks.api import contacts, overview, rollups, sequences, tasks, templates, tracking, users
+from seqflow_tasks.api import (
+    contacts,
+    overview,
+    preview,
+    results,
+    rollup_lists,
+    rollups,
+    sequences,
+    tasks,
+    templates,
+    tracking,
+    users,
+)
 from seqflow_tasks.api.registry import ROUTES, Deps, install
 
 __all__ = ["ROUTES", "Deps", "contacts", "install", "overview", "rollups", "sequences", "tasks",
-           "templates", "tracking", "users"]  # fmt: skip
+           "templates", "tracking", "users", "preview", "results", "rollup_lists"]  # fmt: skip
