@@ -9,9 +9,13 @@ from prometheus_client import CollectorRegistry
 from seqflow.clock import make_clock
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
-from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /docs
+from seqflow_tasks import openapi, web  # noqa: F401 - openapi registers /openapi.json and /docs
 from seqflow_tasks.agents import register_agents
-from seqflow_tasks.api import Deps, install
+from seqflow_tasks.api import (
+    Deps,
+    install,
+    manual_send,  # noqa: F401 - registers the manual Send routes (web UI issue 8)
+)
 from seqflow_tasks.db import Store
 
 SERVICE = "tasks"
@@ -23,7 +27,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.use_database(settings.database_url)
     store = Store(settings.schema_name("tasks"))
     register_agents(app, store)
-    install(app, Deps(app, store, make_clock(settings.clock)))
+    deps = Deps(app, store, make_clock(settings.clock))
+    install(app, deps)
+    web.install(app, deps)
 
     app.startup_pending.add("admin")
 

@@ -1,0 +1,60 @@
+"""Browser-test helpers shared by the web UI tests (`tests/ui/`): pages, sign-in, sequences to work on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from seqflow.stack import Stack
+from support.api import Api
+
+# Async UI tests share their module's event loop (and so its browser and stack): `pytestmark = UI`.
+UI = pytest.mark.asyncio(loop_scope="module")
+WIDE, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+
+
+async def new_page(browser: Browser, stack: Stack, keep: list[Page] | None = None,
+                   viewport: dict[str, int] = WIDE) -> Page:  # fmt: skip
+    context = await browser.new_context(base_url=stack.api, viewport=viewport)  # type: ignore[arg-type]
+    page = await context.new_page()
+    if keep is not None:
+        keep.append(page)
+    return page
+
+
+async def signed_in(browser: Browser, stack: Stack, token: str, keep: list[Page] | None = None,
+                    viewport: dict[str, int] = WIDE) -> Page:  # fmt: skip
+    """A page in a fresh browser context, signed in through the form with `token`, on the Tasks screen."""
+    page = await new_page(browser, stack, keep, viewport)
+    await page.goto("/ui/signin")
+    await page.get_by_label("API token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/ui/tasks**")
+    return page
+
+
+def call_template(owner: str, *steps: dict[str, Any]) -> dict[str, Any]:
+    """A one-branch template of the given steps (default: one call step with two outcomes)."""
+    call = {"key": "call", "type": "call", "priority": "high", "instructions": "Ask about notice period",
+            "script": "Hi {{first_name}}, this is {{user.name}} from the agency.",
+            "conditions": [{"when": "Connected", "then": {"next": True}},
+                           {"when": "Left voicemail", "then": {"next": True}}]}  # fmt: skip
+    return {"name": f"UI {uuid.uuid4().hex[:6]}", "owner": owner,
+            "branches": [{"key": "main", "steps": list(steps) or [call]}]}  # fmt: skip
+
+
+async def start_sequence(owner: Api, uid: str, template: dict[str, Any], contacts: list[dict[str, Any]],
+                         team: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """Store the template, make a rollup of `contacts` and activate it now for user `uid`; the sequence id."""
+    tpl = await owner.ok("POST", "/templates", template)
+    rollup = await owner.ok("POST", "/rollups", {"name": f"rollup {uuid.uuid4().hex[:6]}"})
+    await owner.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": contacts})
+    seq = await owner.ok("POST", "/sequences", {
+        "name": f"Seq {uuid.uuid4().hex[:6]}", "template_id": tpl["id"], "rollup_id": rollup["id"],
+        "begin": datetime.now(UTC).date().isoformat(), "timezone": "UTC", "primary_user": uid,
+        "team_members": list(team), "rewrite_aliases": False})  # fmt: skip
+    return str(seq["id"])
