@@ -11,10 +11,11 @@ from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
 from seqflow_tasks import openapi, web  # noqa: F401 - openapi registers /openapi.json and /docs
 from seqflow_tasks.agents import register_agents
-from seqflow_tasks.api import (
+from seqflow_tasks.api import (  # noqa: F401 - the web UI's own routes register
     Deps,
+    contact_sequences,
     install,
-    manual_send,  # noqa: F401 - registers the manual Send routes (web UI issue 8)
+    manual_send,
 )
 from seqflow_tasks.db import Store
 

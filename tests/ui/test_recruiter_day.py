@@ -1,0 +1,137 @@
+"""A recruiter's day in Chromium against the real services: the Tasks screen, the panel, Send, the queue."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, expect
+from support.api import Api, eventually, make_user
+from support.ui import PHONE, UI, call_template, signed_in, start_sequence
+
+from seqflow.stack import Stack
+
+pytestmark = UI
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = Path(__file__).parent / "screenshots"
+
+
+def people(prefix: str, n: int) -> list[dict[str, Any]]:
+    names = ["Ada", "Boris", "Chiara", "Dmitri"]
+    return [{"id": f"{prefix}-{i}", "first_name": names[i], "last_name": "Lovelace" if i == 0 else "Smith",
+             "email": f"{names[i].lower()}@candidates.example", "phone": f"+1555000{i:04d}", "title": "Engineer",
+             "company": "Analytical Engines", "custom": {"linkedin": f"https://www.linkedin.com/in/{prefix}{i}"},
+             "resume": f"{names[i]} has built engines for ten years."} for i in range(n)]  # fmt: skip
+
+
+async def open_tasks(api: Api, n: int) -> list[dict[str, Any]]:
+    listing = await eventually(lambda: api.ok("GET", "/tasks"), lambda d: len(d["tasks"]) >= n, f"{n} tasks")
+    return list(listing["tasks"])
+
+
+async def test_tasks_appear_without_a_reload_and_the_type_buttons_filter_and_count(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    live = await make_user(admin, "live")
+    page = await signed_in(browser, ui_stack, live.token, pages)
+    await expect(page.get_by_text("No open tasks")).to_be_visible()
+    email = {"key": "write", "type": "manual_email", "email": {"from_alias": "live@agency.example",
+             "subject": "Hello {{first_name}}", "body": "Hi {{first_name}}"}}  # fmt: skip
+    await start_sequence(live, "live", call_template("live"), people("live", 2))
+    await start_sequence(live, "live", call_template("live", email), people("livemail", 1))
+
+    rows = page.locator("tr.task-row")
+    await expect(rows).to_have_count(3)  # arrived by polling, no reload
+    await expect(page.get_by_role("link", name="All 3")).to_be_visible()
+    await page.get_by_role("link", name="Call 2").click()
+    await expect(rows).to_have_count(2)
+    await expect(page).to_have_url(re.compile(r"type=call"))
+    await expect(page.get_by_role("link", name="Manual email 1")).to_be_visible()
+
+
+async def test_working_a_call_task_in_the_panel_ends_on_the_next_task_of_the_list(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    rec = await make_user(admin, "rec")
+    await start_sequence(rec, "rec", call_template("rec"), people("day", 2))
+    first, second = await open_tasks(rec, 2)
+    page = await signed_in(browser, ui_stack, rec.token, pages)
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui_stack.api)
+    await page.get_by_role("link", name=first["contact_name"]).click()
+    panel = page.get_by_role("complementary", name="Task panel")
+    await expect(panel.get_by_role("link", name="Email ada@candidates.example")).to_have_attribute(
+        "href", "mailto:ada@candidates.example")  # fmt: skip
+    await expect(panel.get_by_role("link", name="LinkedIn")).to_have_attribute("href", "https://www.linkedin.com/in/day0")
+    await expect(panel.locator("[aria-current=step]")).to_contain_text("call")
+    await expect(panel.locator("#script")).to_have_text("Hi Ada, this is Rec from the agency.")
+
+    await panel.get_by_label("Title").fill("Staff Engineer")
+    await panel.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("About saved.")
+    await panel.get_by_label("Add Note").fill("Prefers mornings")
+    await panel.get_by_role("button", name="Add Note").click()
+    await expect(panel.get_by_text("Prefers mornings").first).to_be_visible()
+    await panel.get_by_role("button", name="Copy script").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == "Hi Ada, this is Rec from the agency."
+    DOCS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(DOCS / "tasks.png"))
+
+    await panel.get_by_role("button", name="Connected").click()
+    await expect(page.get_by_role("status")).to_contain_text("Marked")
+    await expect(page).to_have_url(re.compile(f"task={second['id']}"))
+    next_panel = page.get_by_role("complementary", name="Task panel")
+    await expect(next_panel.get_by_role("heading", level=2)).to_have_text("Boris Smith")
+    contact = (await rec.ok("GET", "/contacts/day-0/activities"))["contact"]
+    assert contact["title"] == "Staff Engineer"
+
+
+async def test_the_panel_closes_with_escape_and_fits_a_phone_screen(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    phone = await make_user(admin, "phone")
+    await start_sequence(phone, "phone", call_template("phone"), people("ph", 1))
+    (task,) = await open_tasks(phone, 1)
+    page = await signed_in(browser, ui_stack, phone.token, pages, viewport=PHONE)
+    await page.goto(f"/ui/tasks?task={task['id']}")
+    panel = page.get_by_role("complementary", name="Task panel")
+    await expect(panel).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
+    SHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "phone-panel.png"), full_page=True)
+    await panel.focus()
+    await page.keyboard.press("Escape")
+    await expect(panel).to_have_count(0)
+    await expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible()
+
+
+async def test_sending_a_manual_email_delivers_it_and_completes_the_task(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    mailer = await make_user(admin, "mailer")
+    step = {"key": "write", "type": "manual_email", "email": {"from_alias": "mailer@agency.example",
+            "subject": "Role for {{first_name}}", "body": "Hi {{first_name}}, a role at {{company}}?"}}  # fmt: skip
+    await start_sequence(mailer, "mailer", call_template("mailer", step), people("mail", 1))
+    (task,) = await open_tasks(mailer, 1)
+    page = await signed_in(browser, ui_stack, mailer.token, pages)
+    await page.goto(f"/ui/tasks?task={task['id']}")
+    await expect(page.get_by_label("Subject")).to_have_value("Role for Ada")
+    await expect(page.get_by_label("Message")).to_have_value("Hi Ada, a role at Analytical Engines?")
+    await page.get_by_label("Message").fill("Hi Ada, are you free on Friday?")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Sent.")
+
+    mail = await eventually(_async(ui_stack.sent_mail), lambda m: m, "the email at the SMTP server")
+    assert mail[0]["rcpt_tos"] == ["ada@candidates.example"] and mail[0]["subject"] == "Role for Ada"
+    assert mail[0]["from"] == "mailer@agency.example" and "are you free on Friday?" in mail[0]["raw"]
+    assert (await mailer.ok("GET", "/tasks"))["tasks"] == []
+    acts = (await mailer.ok("GET", "/contacts/mail-0/activities"))["activities"]
+    assert any(a["kind"] == "EMAIL" and a["outcome"] == "Sent" for a in acts)
+
+
+def _async(fn: Any) -> Any:
+    async def call() -> Any:
+        return fn()
+
+    return call
