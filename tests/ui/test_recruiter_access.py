@@ -6,6 +6,7 @@ from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
 from support.ui import UI, call_template, new_page, signed_in, start_sequence
 
+from seqflow.devseed import seed
 from seqflow.stack import Stack
 
 pytestmark = UI
@@ -90,3 +91,14 @@ async def test_a_contact_named_like_html_is_shown_as_text(
     await expect(page.get_by_text("<b>bold</b>", exact=False)).to_be_visible()
     assert await page.locator("img[src=x]").count() == 0 and await page.locator("main b").count() == 0
     assert dialogs == []
+
+
+async def test_the_demo_seed_puts_its_call_tasks_on_the_demo_users_tasks_screen(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    seeded = await seed(ui_stack.api, admin.token)
+    page = await signed_in(browser, ui_stack, seeded.token, pages)
+    await expect(page.locator("tr.task-row")).to_have_count(seeded.contacts)
+    await expect(page.get_by_role("link", name=f"Call {seeded.contacts}")).to_be_visible()
+    await page.get_by_role("link", name="Ada Lovelace").click()
+    await expect(page.locator("#script")).to_contain_text("Hi Ada, this is Alice Recruiter from the agency.")
