@@ -12,6 +12,7 @@ from seqflow.domain.template import Template
 from seqflow.rules.preview import HORIZON_DAYS, preview, scenario_for
 from seqflow_tasks import owner_db
 from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
+from seqflow_tasks.api.rollups import known_rollup
 
 
 class PreviewIn(Activation):
@@ -31,10 +32,25 @@ async def preview_activation(ctx: Ctx) -> web.Response:
         tpl = await ctx.deps.store.template(c, body.template_id)
         if tpl is None:
             raise ApiError(404, f"no template {body.template_id!r}", "template_id")
-        if await ctx.deps.store.rollup(c, body.rollup_id) is None:
-            raise ApiError(404, f"no rollup {body.rollup_id!r}", "rollup_id")
+    await _rollup_check(ctx, body)
+    async with ctx.deps.pool.acquire() as c:
         contacts = await owner_db.roster_contacts(ctx.deps.store, c, body.rollup_id)
     sc = scenario_for(Template.model_validate(tpl["body"]), body, contacts, ctx.deps.clock.now(), body.horizon_days)
     # A large rollup takes a second or two of CPU: off the event loop, so the service keeps consuming.
     result = await asyncio.to_thread(preview, sc)
     return reply(result.to_json())
+
+
+class _RollupInBody(Ctx):
+    """The request as `known_rollup` reads it: the rollup is the body's `rollup_id`, not a path part."""
+
+    def param(self, name: str) -> str:
+        return str(self.body.rollup_id) if name == "id" else super().param(name)
+
+
+async def _rollup_check(ctx: Ctx, body: PreviewIn) -> None:
+    """The rollups routes' own check (existence, and whatever access rule they apply), named for the form."""
+    try:
+        await known_rollup(_RollupInBody(ctx.request, ctx.deps, ctx.user, body))
+    except ApiError as exc:
+        raise ApiError(exc.status, f"rollup {body.rollup_id!r}: {exc.error}", "rollup_id") from None
