@@ -80,7 +80,7 @@ async def seed(base: str, admin_token: str) -> Seeded:
         rollup = await alice.call("POST", "/rollups", {"name": "Senior Python candidates"})
         await alice.call("POST", f"/rollups/{rollup['id']}/members", {"contacts": contacts()})
         seq = await alice.call("POST", "/sequences", {
-            "name": f"Python Q4 – Alice ({datetime.now(UTC):%H:%M:%S})", "template_id": template["id"],
+            "name": "Python Q4 – Alice", "template_id": template["id"],
             "rollup_id": rollup["id"], "begin": datetime.now(UTC).date().isoformat(), "timezone": "UTC",
             "primary_user": "alice", "team_members": ["bob"]})  # fmt: skip
     return Seeded(RECRUITER["id"], token, str(seq["id"]), len(PEOPLE))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
 from support.ui import UI, call_template, new_page, signed_in, start_sequence
@@ -11,6 +13,7 @@ from seqflow.stack import Stack
 
 pytestmark = UI
 XSS = "<img src=x onerror=alert(1)>"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 async def test_signing_in_keeps_the_token_out_of_urls_and_signing_out_ends_the_session(
@@ -102,3 +105,6 @@ async def test_the_demo_seed_puts_its_call_tasks_on_the_demo_users_tasks_screen(
     await expect(page.get_by_role("link", name=f"Call {seeded.contacts}")).to_be_visible()
     await page.get_by_role("link", name="Ada Lovelace").click()
     await expect(page.locator("#script")).to_contain_text("Hi Ada, this is Alice Recruiter from the agency.")
+    await page.evaluate("document.activeElement.blur()")
+    DOCS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(DOCS / "tasks.png"))  # the README's picture, made by the test

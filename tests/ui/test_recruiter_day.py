@@ -13,7 +13,6 @@ from support.ui import PHONE, UI, call_template, signed_in, start_sequence
 from seqflow.stack import Stack
 
 pytestmark = UI
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SHOTS = Path(__file__).parent / "screenshots"
 
 
@@ -75,8 +74,6 @@ async def test_working_a_call_task_in_the_panel_ends_on_the_next_task_of_the_lis
     await expect(panel.get_by_text("Prefers mornings").first).to_be_visible()
     await panel.get_by_role("button", name="Copy script").click()
     assert await page.evaluate("navigator.clipboard.readText()") == "Hi Ada, this is Rec from the agency."
-    DOCS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(DOCS / "tasks.png"))
 
     await panel.get_by_role("button", name="Connected").click()
     await expect(page.get_by_role("status")).to_contain_text("Marked")
@@ -87,7 +84,7 @@ async def test_working_a_call_task_in_the_panel_ends_on_the_next_task_of_the_lis
     assert contact["title"] == "Staff Engineer"
 
 
-async def test_the_panel_closes_with_escape_and_fits_a_phone_screen(
+async def test_the_panel_opens_the_record_with_enter_closes_with_escape_and_fits_a_phone_screen(
     ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
 ) -> None:
     phone = await make_user(admin, "phone")
@@ -101,6 +98,10 @@ async def test_the_panel_closes_with_escape_and_fits_a_phone_screen(
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
     SHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SHOTS / "phone-panel.png"), full_page=True)
+    await panel.focus()
+    await page.keyboard.press("Enter")  # Enter on the panel opens the contact's full record
+    await expect(page).to_have_url(re.compile("/ui/contacts/ph-0$"))
+    await page.go_back()
     await panel.focus()
     await page.keyboard.press("Escape")
     await expect(panel).to_have_count(0)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from playwright.async_api import Browser, Dialog, Page, expect
 from support.api import Api, eventually, make_user
-from support.ui import UI, call_template, signed_in, start_sequence
+from support.ui import PHONE, UI, WIDE, call_template, signed_in, start_sequence
 
 from seqflow.stack import Stack
 
 pytestmark = UI
+SHOTS = Path(__file__).parent / "screenshots"
 INTRO = {"key": "intro", "type": "auto_email",
          "email": {"from_alias": "q@agency.example", "subject": "Hi {{first_name}}", "body": "Interested?"},
          "conditions": [{"when": "replied", "then": {"complete": True}},
@@ -28,6 +30,17 @@ async def scheduler_inputs(stack: Stack, sid: str) -> int:
         return int(await conn.fetchval(sql, sid) or 0)
     finally:
         await conn.close()
+
+
+async def look(page: Page, name: str) -> None:
+    """Screenshots at desktop and phone width for a person to look at (gitignored); the page must not
+    scroll sideways on a phone."""
+    SHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}-wide.png"), full_page=True)
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.set_viewport_size(WIDE)  # type: ignore[arg-type]
 
 
 def accept(dialog: Dialog) -> Any:
@@ -46,6 +59,7 @@ async def test_the_queue_shows_a_waiting_email_and_move_to_next_task_now_brings_
     row = page.locator("tr.queue-row", has_text="q-1")
     await expect(row.get_by_text("Waiting…")).to_be_visible()
     await expect(row).to_contain_text("intro: for replied, until")
+    await look(page, "queue")
     await row.get_by_role("button", name="Move to Next Task Now").click()
     await expect(page.get_by_role("status")).to_contain_text("Moved on")
     await page.get_by_role("link", name="Back to Tasks").click()
@@ -93,6 +107,7 @@ async def test_the_contact_page_shows_the_record_and_removes_the_contact_from_th
     await expect(page.locator("dl.record")).to_contain_text("3 months")
     await expect(page.get_by_text("Ten years of Python.")).to_be_visible()
     await expect(page.locator("table.sequences")).to_contain_text("call")
+    await look(page, "contact")
     await page.get_by_role("button", name="Remove from Sequence").click()
     await expect(page.get_by_role("status")).to_contain_text("Removed from the sequence")
 
