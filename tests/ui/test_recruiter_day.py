@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
 from support.ui import PHONE, UI, call_template, signed_in, start_sequence
 
+from seqflow.channels.message_id import idempotency_key, message_id_for
 from seqflow.stack import Stack
 
 pytestmark = UI
@@ -114,7 +115,7 @@ async def test_sending_a_manual_email_delivers_it_and_completes_the_task(
     mailer = await make_user(admin, "mailer")
     step = {"key": "write", "type": "manual_email", "email": {"from_alias": "mailer@agency.example",
             "subject": "Role for {{first_name}}", "body": "Hi {{first_name}}, a role at {{company}}?"}}  # fmt: skip
-    await start_sequence(mailer, "mailer", call_template("mailer", step), people("mail", 1))
+    sid = await start_sequence(mailer, "mailer", call_template("mailer", step), people("mail", 1))
     (task,) = await open_tasks(mailer, 1)
     page = await signed_in(browser, ui_stack, mailer.token, pages)
     await page.goto(f"/ui/tasks?task={task['id']}")
@@ -124,16 +125,17 @@ async def test_sending_a_manual_email_delivers_it_and_completes_the_task(
     await page.get_by_role("button", name="Send", exact=True).click()
     await expect(page.get_by_role("status")).to_have_text("Sent.")
 
-    mail = await eventually(_async(ui_stack.sent_mail), lambda m: m, "the email at the SMTP server")
-    assert mail[0]["rcpt_tos"] == ["ada@candidates.example"] and mail[0]["subject"] == "Role for Ada"
-    assert mail[0]["from"] == "mailer@agency.example" and "are you free on Friday?" in mail[0]["raw"]
+    ids = {message_id_for(idempotency_key(sid, "mail-0", "write", attempt)) for attempt in range(3)}
+
+    async def sent() -> list[dict[str, Any]]:  # found by the Message-ID the task's idempotency key gives
+        return [m for m in ui_stack.sent_mail() if m["message_id"] in ids]
+
+    (mail,) = await eventually(sent, bool, "the email at the SMTP server")
+    assert mail["rcpt_tos"] == ["ada@candidates.example"] and mail["subject"] == "Role for Ada"
+    assert mail["from"] == "mailer@agency.example" and "are you free on Friday?" in mail["raw"]
     assert (await mailer.ok("GET", "/tasks"))["tasks"] == []
+    again = await mailer.request("POST", f"/tasks/{task['id']}/send", {"body": "twice?"})
+    assert again[0] == 409 and len(await sent()) == 1
     acts = (await mailer.ok("GET", "/contacts/mail-0/activities"))["activities"]
     assert any(a["kind"] == "EMAIL" and a["outcome"] == "Sent" for a in acts)
 
-
-def _async(fn: Any) -> Any:
-    async def call() -> Any:
-        return fn()
-
-    return call

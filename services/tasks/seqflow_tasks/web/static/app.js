@@ -8,6 +8,7 @@ function startPolling(box) {
   async function tick() {
     try {
       const r = await fetch(box.dataset.poll, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+      if (r.redirected) { window.location.href = r.url; return; }  // signed out meanwhile: show sign-in
       if (r.ok) {
         const html = await r.text();
         if (html !== last && !box.contains(document.activeElement)) {
