@@ -86,5 +86,9 @@ async def call(
 
 
 def _decode(response: web.StreamResponse) -> Any:
+    """The JSON answer; None for an empty or non-JSON one (a page has no use for a pixel or a redirect)."""
     body = getattr(response, "body", None)
-    return json.loads(body) if isinstance(body, bytes) and body else None
+    try:
+        return json.loads(body) if isinstance(body, bytes) and body else None
+    except ValueError:
+        return None
