@@ -109,20 +109,26 @@ async def test_an_owner_builds_previews_activates_and_runs_a_sequence_in_the_bro
     await page.get_by_label("Unique name").fill("Owner run")
     await page.get_by_label("Rollup list").select_option(rollup["id"])
     await page.get_by_label("Begin (date, or date and time)").fill(datetime.now(UTC).date().isoformat())
+    await page.get_by_label("Email limit: sends").fill("1")
+    await page.get_by_label("Email limit: per").fill("PT1H")
     await page.get_by_role("button", name="Preview").click()
     preview = page.locator("#preview")
     await expect(preview).to_be_visible()
     template = (await alice.ok("GET", f"/templates/{tid}"))["template"]
     form = {"name": "Owner run", "begin": datetime.now(UTC).date().isoformat(), "timezone": "UTC",
-            "primary_user": "alice", "send_days": ["mon", "tue", "wed", "thu", "fri"]}  # fmt: skip
+            "primary_user": "alice", "send_days": ["mon", "tue", "wed", "thu", "fri"],
+            "rate_limits": {"email": {"count": 1, "per": "PT1H"}}}  # fmt: skip
     expected = simulated_totals(template, form, tmp_path)
     assert await chart_totals(page) == expected and expected["email"] == 2 and expected["failed"] == 1
     for kind in ("email", "task", "failed"):
         await expect(preview.locator(f'[data-total="{kind}"]')).to_have_text(str(expected[kind]))
     await expect(preview.locator('[data-blank="own-3"]')).to_contain_text("email")
+    await expect(preview.locator('[data-held="email"]')).to_contain_text("1 email sends go later")
     if os.environ.get("SEQFLOW_SCREENSHOTS"):
         await preview.screenshot(path=str(DOCS / "preview.png"))
 
+    await page.get_by_label("Email limit: sends").fill("")  # seen the hold-up: activate without the limit
+    await page.get_by_label("Email limit: per").fill("")
     await page.get_by_role("button", name="Activate", exact=True).click()
     await expect(page.get_by_role("alertdialog")).to_contain_text("intro")
     await page.get_by_role("button", name="Rewrite").click()
@@ -211,3 +217,44 @@ async def test_a_user_without_activate_sees_no_activate_button_and_is_refused_if
                                             "timezone": "UTC", "primary_user": "tim"})  # fmt: skip
     assert refused.status == 403
     assert not [s for s in (await admin.ok("GET", "/sequences"))["sequences"] if s["name"] == "Tim's"]
+
+
+async def test_a_rollup_list_is_filled_by_hand_and_by_csv_and_a_member_is_removed_as_its_button_says(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    rita = await make_user(admin, "rita")
+    page = await signed_in(browser, ui_stack, rita.token, pages)
+    await page.goto("/ui/rollups")
+    await page.get_by_label("New list").fill("Rita's list")
+    await page.get_by_role("button", name="Create list").click()
+    await expect(page.locator(".notice")).to_have_text("Rollup list created.")
+    rid = page.url.split("/ui/rollups/")[1].split("?")[0]
+    await page.get_by_label("Id", exact=True).fill("rl-1")
+    await page.get_by_label("Email").fill("one@x.example")
+    await page.get_by_role("button", name="Add to list").click()
+    await expect(page.locator('tr[data-contact="rl-1"]')).to_contain_text("one@x.example")
+
+    csv_text = b"id,first_name,email,team\nrl-2,Two,two@x.example,red\n,Nobody,no@x.example,blue\nrl-3,Three,,red\n"
+    await page.locator("#csv-import input[type=file]").set_input_files(
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": csv_text}])  # fmt: skip
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.locator("#import-status")).to_have_text("3 of 3 rows read, 2 contacts added. Done.")
+    assert await page.locator("#import-progress").evaluate("p => [p.value, p.max]") == [3, 3]
+    await expect(page.get_by_role("list", name="Rows not imported")).to_have_text("Row 2 (id): Field required")
+
+    tpl = await rita.ok("POST", "/templates", {"name": "Rita's", "owner": "rita", "branches": [
+        {"key": "main", "steps": [{"key": "call", "type": "call"}]}]})  # fmt: skip
+    await rita.ok("POST", "/sequences", {"name": "Rita run", "template_id": tpl["id"], "rollup_id": rid,
+                                         "begin": datetime.now(UTC).date().isoformat(), "timezone": "UTC",
+                                         "primary_user": "rita"})  # fmt: skip
+    def all_on_call(d: Any) -> bool:
+        return sum(m["step"] == "call" for m in d["members"]) == 3
+
+    members = await eventually(lambda: rita.ok("GET", f"/rollups/{rid}/members"), all_on_call, "3 members on call")
+    assert {m["contact_id"] for m in members["members"]} == {"rl-1", "rl-2", "rl-3"}
+    await page.reload()
+    row = page.locator('tr[data-contact="rl-2"]')
+    await expect(row).to_contain_text("Rita run")
+    await row.get_by_role("button", name="Remove — pauses its enrollment in Rita run").click()
+    await expect(page.locator(".notice")).to_have_text("Member removed.")
+    await expect(row.locator(".badge")).to_have_text("removed")
