@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from support.api import Api
 # Async UI tests share their module's event loop (and so its browser and stack): `pytestmark = UI`.
 UI = pytest.mark.asyncio(loop_scope="module")
 WIDE, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+SHOTS = Path(__file__).resolve().parents[1] / "ui" / "screenshots"  # gitignored
 
 
 async def new_page(browser: Browser, stack: Stack, keep: list[Page] | None = None,
@@ -58,3 +60,14 @@ async def start_sequence(owner: Api, uid: str, template: dict[str, Any], contact
         "begin": datetime.now(UTC).date().isoformat(), "timezone": "UTC", "primary_user": uid,
         "team_members": list(team), "rewrite_aliases": False})  # fmt: skip
     return str(seq["id"])
+
+
+async def look(page: Page, name: str) -> None:
+    """Screenshots at desktop and phone width for a person to look at (gitignored); the page must not
+    scroll sideways on a phone."""
+    SHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}-wide.png"), full_page=True)
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.set_viewport_size(WIDE)  # type: ignore[arg-type]

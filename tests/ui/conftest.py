@@ -26,13 +26,13 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 from support.api import Api
+from support.ui import SHOTS
 
 from seqflow.stack import Stack
 
 CHROMIUM = os.environ.get("SEQFLOW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]  # fmt: skip
-SHOTS = Path(__file__).parent / "screenshots"
 expect.set_options(timeout=15_000)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
-from support.ui import UI, call_template, new_page, signed_in, start_sequence
+from support.ui import UI, call_template, look, new_page, signed_in, start_sequence
 
 from seqflow.devseed import seed
 from seqflow.stack import Stack
@@ -23,6 +24,7 @@ async def test_signing_in_keeps_the_token_out_of_urls_and_signing_out_ends_the_s
     page = await new_page(browser, ui_stack, pages)
     await page.goto("/")
     await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
+    await look(page, "signin")
     await page.get_by_label("API token").fill("not-a-token")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("does not belong to any user")
@@ -106,5 +108,7 @@ async def test_the_demo_seed_puts_its_call_tasks_on_the_demo_users_tasks_screen(
     await page.get_by_role("link", name="Ada Lovelace").click()
     await expect(page.locator("#script")).to_contain_text("Hi Ada, this is Alice Recruiter from the agency.")
     await page.evaluate("document.activeElement.blur()")
-    DOCS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(DOCS / "tasks.png"))  # the README's picture, made by the test
+    if os.environ.get("SEQFLOW_SCREENSHOTS"):  # refresh the README's picture: SEQFLOW_SCREENSHOTS=1
+        await page.screenshot(path=str(DOCS / "tasks.png"))
+    await page.goto("/ui/tasks")
+    await look(page, "tasks-list")

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
-from support.ui import PHONE, UI, call_template, signed_in, start_sequence
+from support.ui import PHONE, SHOTS, UI, call_template, look, signed_in, start_sequence
 
 from seqflow.channels.message_id import idempotency_key, message_id_for
 from seqflow.stack import Stack
 
 pytestmark = UI
-SHOTS = Path(__file__).parent / "screenshots"
 
 
 def people(prefix: str, n: int) -> list[dict[str, Any]]:
@@ -121,6 +119,7 @@ async def test_sending_a_manual_email_delivers_it_and_completes_the_task(
     await page.goto(f"/ui/tasks?task={task['id']}")
     await expect(page.get_by_label("Subject")).to_have_value("Role for Ada")
     await expect(page.get_by_label("Message")).to_have_value("Hi Ada, a role at Analytical Engines?")
+    await look(page, "manual-email")
     await page.get_by_label("Message").fill("Hi Ada, are you free on Friday?")
     await page.get_by_role("button", name="Send", exact=True).click()
     await expect(page.get_by_role("status")).to_have_text("Sent.")

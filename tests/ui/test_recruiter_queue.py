@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from playwright.async_api import Browser, Dialog, Page, expect
 from support.api import Api, eventually, make_user
-from support.ui import PHONE, UI, WIDE, call_template, signed_in, start_sequence
+from support.ui import UI, call_template, look, signed_in, start_sequence
 
 from seqflow.stack import Stack
 
 pytestmark = UI
-SHOTS = Path(__file__).parent / "screenshots"
 INTRO = {"key": "intro", "type": "auto_email",
          "email": {"from_alias": "q@agency.example", "subject": "Hi {{first_name}}", "body": "Interested?"},
          "conditions": [{"when": "replied", "then": {"complete": True}},
@@ -30,17 +28,6 @@ async def scheduler_inputs(stack: Stack, sid: str) -> int:
         return int(await conn.fetchval(sql, sid) or 0)
     finally:
         await conn.close()
-
-
-async def look(page: Page, name: str) -> None:
-    """Screenshots at desktop and phone width for a person to look at (gitignored); the page must not
-    scroll sideways on a phone."""
-    SHOTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}-wide.png"), full_page=True)
-    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
-    await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    await page.set_viewport_size(WIDE)  # type: ignore[arg-type]
 
 
 def accept(dialog: Dialog) -> Any:
@@ -76,6 +63,7 @@ async def test_an_error_row_is_retried_after_the_address_is_fixed_and_the_email_
     row = page.locator("tr.task-row.is-error", has_text="Erin")
     await expect(row.get_by_text("Error")).to_be_visible()
     await expect(row.get_by_role("button", name="Retry")).to_be_visible()
+    await look(page, "error-row")
 
     await row.get_by_role("link", name="Erin").click()
     panel = page.get_by_role("complementary", name="Task panel")
