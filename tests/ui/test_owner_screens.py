@@ -169,6 +169,10 @@ async def watch_and_run(page: Page, alice: Api, sid: str, rid: str) -> None:
     await expect(row).to_have_count(0)
     await page.get_by_role("link", name="Show archived").click()
     await expect(row.locator('[data-figure="state"]')).to_have_text("archived")
+    await row.locator("summary").click()
+    await row.get_by_role("button", name="Use as Template").click()
+    await expect(page.get_by_label("Template name")).to_have_value("Two branches (from Owner run)")
+    await expect(step(page, 1).get_by_label("Priority")).to_have_value("high")  # the edited copy, not the original
 
 
 async def test_two_sequences_compare_side_by_side_and_download_as_csv(

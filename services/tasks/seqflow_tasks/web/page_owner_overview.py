@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from seqflow_tasks.web.page_owner_activate import DAYS, schedule_from_form
+from seqflow_tasks.web.page_owner_templates import can_activate
 from seqflow_tasks.web.pages import View, page
 
 OVERVIEW = "/ui/overview"
@@ -25,8 +26,9 @@ async def rows(view: View, archived: bool) -> list[dict[str, Any]]:
 @page("GET", OVERVIEW)
 async def overview(view: View) -> web.StreamResponse:
     archived = view.request.query.get("archived") == "1"
-    return view.render("owner/overview.html", rows=await rows(view, archived), archived=archived,
-                       flash=FLASH.get(view.request.query.get("done", ""), ""))  # fmt: skip
+    flash = FLASH.get(view.request.query.get("done", ""), "")
+    return view.render("owner/overview.html", rows=await rows(view, archived), archived=archived, flash=flash,
+                       can_activate=can_activate(view))  # fmt: skip
 
 
 @page("GET", f"{OVERVIEW}/figures")
