@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
 from support.ui import PHONE, SHOTS, UI, call_template, look, signed_in, start_sequence
@@ -138,3 +139,30 @@ async def test_sending_a_manual_email_delivers_it_and_completes_the_task(
     acts = (await mailer.ok("GET", "/contacts/mail-0/activities"))["activities"]
     assert any(a["kind"] == "EMAIL" and a["outcome"] == "Sent" for a in acts)
 
+
+
+async def test_a_manual_sms_is_sent_to_the_provider_and_mark_as_sent_completes_without_sending(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    texter = await make_user(admin, "texter")
+    step = {"key": "text", "type": "manual_sms", "sms": {"body": "Hi {{first_name}}, call me back?"}}
+    await start_sequence(texter, "texter", call_template("texter", step), people("sms", 2))
+    tasks = {t["contact_id"]: t for t in await open_tasks(texter, 2)}
+    page = await signed_in(browser, ui_stack, texter.token, pages)
+    await page.goto(f"/ui/tasks?task={tasks['sms-0']['id']}")
+    await expect(page.get_by_label("Message")).to_have_value("Hi Ada, call me back?")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Sent.")
+    await page.goto(f"/ui/tasks?task={tasks['sms-1']['id']}")
+    await page.get_by_role("button", name="Mark as sent").click()
+    await expect(page.get_by_role("status")).to_have_text("Marked as sent.")
+
+    async def texts(to: str = "+15550000000") -> list[dict[str, Any]]:
+        async with aiohttp.ClientSession() as http, http.get(f"{ui_stack.sms_url}/_stub/messages") as r:
+            return [m for m in await r.json() if m["to"] == to]
+
+    assert [m["body"] for m in await eventually(texts, bool, "Ada's SMS at the provider")] == ["Hi Ada, call me back?"]
+    assert (await texter.ok("GET", "/tasks"))["tasks"] == []
+    acts = (await texter.ok("GET", "/contacts/sms-1/activities"))["activities"]
+    assert any(a["kind"] == "SMS" and "outside seqflow" in a["text"] for a in acts)
+    assert await texts("+15550000001") == []  # Boris's was marked as sent: seqflow sent nothing

@@ -44,13 +44,17 @@ function fallbackCopy(text, done) {
   done();
 }
 
-// The task panel: Escape closes it; Enter on the panel (outside fields and buttons) opens the contact.
+// The task panel: Escape closes it (in a text field it first leaves the field, so typing is never lost);
+// Enter on the panel itself (outside fields, buttons and links) opens the contact's full record.
 function panelKeys(panel) {
   document.addEventListener("keydown", (ev) => {
-    const field = ev.target.closest("input, textarea, select, button, a");
-    if (ev.key === "Escape" && panel.dataset.close) {
+    const typing = ev.target.closest("input, textarea, select");
+    const control = ev.target.closest("input, textarea, select, button, a");
+    if (ev.key === "Escape" && typing) {
+      ev.target.blur();
+    } else if (ev.key === "Escape" && panel.dataset.close) {
       window.location.href = panel.dataset.close;
-    } else if (ev.key === "Enter" && !field && panel.contains(ev.target) && panel.dataset.open) {
+    } else if (ev.key === "Enter" && !control && panel.contains(ev.target) && panel.dataset.open) {
       window.location.href = panel.dataset.open;
     }
   });
@@ -60,7 +64,11 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll]").forEach(startPolling);
   document.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", () => copyText(b)));
   const panel = document.querySelector("[data-panel]");
-  if (panel) { panelKeys(panel); }
+  if (panel) {
+    panelKeys(panel);
+    // Keyboard users land in the panel that just opened (e.g. the next task after Mark As).
+    if (!document.activeElement || document.activeElement === document.body) { panel.focus({ preventScroll: true }); }
+  }
   document.querySelectorAll("form[data-confirm]").forEach((f) => f.addEventListener("submit", (ev) => {
     if (!window.confirm(f.dataset.confirm)) { ev.preventDefault(); }
   }));
