@@ -62,8 +62,14 @@ async def build_two_branch_template(page: Page) -> str:
         await intro.get_by_role("button", name="Add condition").click()
     await fill_condition(intro.locator(".cond-edit").nth(0), "replied", "goto_branch", "engaged")
     await fill_condition(intro.locator(".cond-edit").nth(1), "no_condition_met", "next", within="P2D")
-    await page.locator(".branch-edit").nth(0).get_by_role("button", name="Add step").click()
-    await step(page, 1).get_by_label("Key", exact=True).fill("call")
+    main = page.locator(".branch-edit").nth(0)
+    for key in ("call", "spare"):
+        await main.get_by_role("button", name="Add step").click()
+        await main.locator(".step-edit").last.get_by_label("Key", exact=True).fill(key)
+    await step(page, 2).get_by_role("button", name="Move step up").click()  # spare before call; then gone
+    await expect(step(page, 1).get_by_label("Key", exact=True)).to_have_value("spare")
+    await step(page, 1).get_by_role("button", name="Remove step").click()
+    await expect(step(page, 1).get_by_label("Key", exact=True)).to_have_attribute("name", "branches[0].steps[1].key")
     await page.get_by_role("button", name="Add branch").click()
     engaged = page.locator(".branch-edit").nth(1)
     await engaged.get_by_label("Branch key").fill("engaged")
@@ -129,6 +135,10 @@ async def test_an_owner_builds_previews_activates_and_runs_a_sequence_in_the_bro
 
     await page.get_by_label("Email limit: sends").fill("")  # seen the hold-up: activate without the limit
     await page.get_by_label("Email limit: per").fill("")
+    await page.get_by_label("Time zone").fill("Mars/Olympus")
+    await page.get_by_role("button", name="Activate", exact=True).click()
+    await expect(page.locator('[data-error-for="timezone"]')).to_contain_text("unknown IANA time zone")
+    await page.get_by_label("Time zone").fill("UTC")
     await page.get_by_role("button", name="Activate", exact=True).click()
     await expect(page.get_by_role("alertdialog")).to_contain_text("intro")
     await page.get_by_role("button", name="Rewrite").click()
@@ -149,6 +159,18 @@ async def watch_and_run(page: Page, alice: Api, sid: str, rid: str) -> None:
 
     await row.get_by_role("switch", name="Pause Owner run").click()
     await expect(page.get_by_role("status")).to_have_text("Paused.")
+    await row.locator("summary").click()
+    await row.get_by_role("link", name="Edit Sequence").click()
+    await page.get_by_label("Send window from").fill("18:00")
+    await page.get_by_label("until").fill("09:00")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator('[data-error-for="send_window"]')).to_contain_text("must be before stop")
+    await page.get_by_label("Send window from").fill("08:00")
+    await page.get_by_label("until").fill("18:00")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("status")).to_have_text("Settings saved.")
+    assert (await alice.ok("GET", f"/sequences/{sid}"))["activation"]["send_window"] == {"start": "08:00",
+                                                                                          "stop": "18:00"}  # fmt: skip
     await row.locator("summary").click()
     await row.get_by_role("link", name="Edit Branches").click()
     await step(page, 1).get_by_label("Priority").select_option("high")

@@ -99,8 +99,9 @@ function startImport(form) {
     while (offset < total) {
       const body = new URLSearchParams({ csrf: form.elements.csrf.value, csv: text, offset: String(offset) });
       const r = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
-      const data = await r.json();
-      if (!r.ok) { said.textContent = data.error || "The import was refused."; return; }
+      const data = await r.json().catch(() => ({}));
+      if (r.status === 413) { said.textContent = "The file is too large to import at once: split it (1 MB each)."; return; }
+      if (!r.ok) { said.textContent = data.error || `The import was refused (${r.status}).`; return; }
       ({ total } = data);
       offset = data.next;
       added += data.added;
