@@ -104,15 +104,18 @@ async def chart_totals(page: Page) -> Counter[str]:
 async def test_an_owner_builds_previews_activates_and_runs_a_sequence_in_the_browser(
     ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page], tmp_path: Path
 ) -> None:
-    alice = await make_user(admin, "alice")
+    # The admin works the screens here: only an admin may give a template another owner (olga) and activate
+    # it for a third user (alice), which is what makes the from-alias prompt appear.
+    await make_user(admin, "alice")
     await make_user(admin, "olga")
-    rollup = await alice.ok("POST", "/rollups", {"name": "Owner list"})
-    await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})
-    page = await signed_in(browser, ui_stack, alice.token, pages)
+    rollup = await admin.ok("POST", "/rollups", {"name": "Owner list"})
+    await admin.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})
+    page = await signed_in(browser, ui_stack, admin.token, pages)
     tid = await build_two_branch_template(page)
 
     await page.get_by_role("link", name="Activate…").click()
     await page.get_by_label("Unique name").fill("Owner run")
+    await page.get_by_label("Primary user").fill("alice")
     await page.get_by_label("Rollup list").select_option(rollup["id"])
     await page.get_by_label("Begin (date, or date and time)").fill(datetime.now(UTC).date().isoformat())
     await page.get_by_label("Email limit: sends").fill("1")
@@ -120,7 +123,7 @@ async def test_an_owner_builds_previews_activates_and_runs_a_sequence_in_the_bro
     await page.get_by_role("button", name="Preview").click()
     preview = page.locator("#preview")
     await expect(preview).to_be_visible()
-    template = (await alice.ok("GET", f"/templates/{tid}"))["template"]
+    template = (await admin.ok("GET", f"/templates/{tid}"))["template"]
     form = {"name": "Owner run", "begin": datetime.now(UTC).date().isoformat(), "timezone": "UTC",
             "primary_user": "alice", "send_days": ["mon", "tue", "wed", "thu", "fri"],
             "rate_limits": {"email": {"count": 1, "per": "PT1H"}}}  # fmt: skip
@@ -143,16 +146,17 @@ async def test_an_owner_builds_previews_activates_and_runs_a_sequence_in_the_bro
     await expect(page.get_by_role("alertdialog")).to_contain_text("intro")
     await page.get_by_role("button", name="Rewrite").click()
     await expect(page.get_by_role("status")).to_have_text("Activated.")
-    seq = next(s for s in (await alice.ok("GET", "/sequences"))["sequences"] if s["name"] == "Owner run")
+    seq = next(s for s in (await admin.ok("GET", "/sequences"))["sequences"] if s["name"] == "Owner run")
     assert seq["template"]["branches"][0]["steps"][0]["email"]["from_alias"] == "alice@agency.example"
-    await watch_and_run(page, alice, seq["id"], rollup["id"])
+    assert seq["primary_user"] == "alice"
+    await watch_and_run(page, admin, seq["id"], rollup["id"])
 
 
-async def watch_and_run(page: Page, alice: Api, sid: str, rid: str) -> None:
+async def watch_and_run(page: Page, admin: Api, sid: str, rid: str) -> None:
     row = page.locator(f'tr[data-sequence="{sid}"]')
     emails = row.locator('[data-figure="emails_sent"]')
     await expect(emails).to_have_text("2", timeout=30_000)
-    await alice.ok("POST", f"/rollups/{rid}/members", {"contacts": [{"id": "own-4", "email": "dee@x.example"}]})
+    await admin.ok("POST", f"/rollups/{rid}/members", {"contacts": [{"id": "own-4", "email": "dee@x.example"}]})
     await expect(emails).to_have_text("3", timeout=30_000)  # no reload: the page polls the figures
     if os.environ.get("SEQFLOW_SCREENSHOTS"):
         await page.screenshot(path=str(DOCS / "overview.png"))
@@ -169,14 +173,14 @@ async def watch_and_run(page: Page, alice: Api, sid: str, rid: str) -> None:
     await page.get_by_label("until").fill("18:00")
     await page.get_by_role("button", name="Save settings").click()
     await expect(page.get_by_role("status")).to_have_text("Settings saved.")
-    assert (await alice.ok("GET", f"/sequences/{sid}"))["activation"]["send_window"] == {"start": "08:00",
+    assert (await admin.ok("GET", f"/sequences/{sid}"))["activation"]["send_window"] == {"start": "08:00",
                                                                                           "stop": "18:00"}  # fmt: skip
     await row.locator("summary").click()
     await row.get_by_role("link", name="Edit Branches").click()
     await step(page, 1).get_by_label("Priority").select_option("high")
     await page.get_by_role("button", name="Save branches").click()
     await expect(page.get_by_role("status")).to_have_text("Branches saved.")
-    assert (await alice.ok("GET", f"/sequences/{sid}"))["template"]["branches"][0]["steps"][1]["priority"] == "high"
+    assert (await admin.ok("GET", f"/sequences/{sid}"))["template"]["branches"][0]["steps"][1]["priority"] == "high"
     await row.get_by_role("switch", name="Resume Owner run").click()
     await expect(page.get_by_role("status")).to_have_text("Resumed.")
 

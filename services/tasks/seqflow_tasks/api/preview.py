@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import Field
@@ -11,8 +15,10 @@ from seqflow.domain.activation import Activation
 from seqflow.domain.template import Template
 from seqflow.rules.preview import HORIZON_DAYS, preview, scenario_for
 from seqflow_tasks import owner_db
-from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
+from seqflow_tasks.api.registry import ApiError, Ctx, find_route, invoke, reply, route
 from seqflow_tasks.api.rollups import known_rollup
+
+T = TypeVar("T")
 
 
 class PreviewIn(Activation):
@@ -28,29 +34,37 @@ class PreviewIn(Activation):
        body=PreviewIn, permission="sequences:activate", tag="sequences")  # fmt: skip
 async def preview_activation(ctx: Ctx) -> web.Response:
     body: PreviewIn = ctx.body
-    async with ctx.deps.pool.acquire() as c:
-        tpl = await ctx.deps.store.template(c, body.template_id)
-        if tpl is None:
-            raise ApiError(404, f"no template {body.template_id!r}", "template_id")
-    await _rollup_check(ctx, body)
+    template = await _template(ctx, body.template_id)
+    await _checked(known_rollup(_Named(ctx.request, ctx.deps, ctx.user, body, body.rollup_id)), "rollup_id")
     async with ctx.deps.pool.acquire() as c:
         contacts = await owner_db.roster_contacts(ctx.deps.store, c, body.rollup_id)
-    sc = scenario_for(Template.model_validate(tpl["body"]), body, contacts, ctx.deps.clock.now(), body.horizon_days)
+    sc = scenario_for(template, body, contacts, ctx.deps.clock.now(), body.horizon_days)
     # A large rollup takes a second or two of CPU: off the event loop, so the service keeps consuming.
     result = await asyncio.to_thread(preview, sc)
     return reply(result.to_json())
 
 
-class _RollupInBody(Ctx):
-    """The request as `known_rollup` reads it: the rollup is the body's `rollup_id`, not a path part."""
+@dataclass
+class _Named(Ctx):
+    """A route's context whose `{id}` is the template or rollup the form names (not a part of our path)."""
+
+    named: str = ""
 
     def param(self, name: str) -> str:
-        return str(self.body.rollup_id) if name == "id" else super().param(name)
+        return self.named if name == "id" else super().param(name)
 
 
-async def _rollup_check(ctx: Ctx, body: PreviewIn) -> None:
-    """The rollups routes' own check (existence, and whatever access rule they apply), named for the form."""
+async def _template(ctx: Ctx, tid: str) -> Template:
+    """The template as `GET /templates/{id}` gives it to this caller: the same existence and access rules."""
+    named = _Named(ctx.request, ctx.deps, ctx.user, None, tid)
+    answer = await _checked(invoke(find_route("GET", "/templates/{id}"), named), "template_id")
+    body = answer.body if isinstance(answer, web.Response) else None
+    return Template.model_validate(json.loads(body)["template"] if isinstance(body, bytes) else {})
+
+
+async def _checked(check: Awaitable[T], field: str) -> T:
+    """A refusal of the route we asked, said about the form's field."""
     try:
-        await known_rollup(_RollupInBody(ctx.request, ctx.deps, ctx.user, body))
+        return await check
     except ApiError as exc:
-        raise ApiError(exc.status, f"rollup {body.rollup_id!r}: {exc.error}", "rollup_id") from None
+        raise ApiError(exc.status, f"{field}: {exc.error}", field) from None
