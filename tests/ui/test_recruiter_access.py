@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 async def test_signing_in_keeps_the_token_out_of_urls_and_signing_out_ends_the_session(
     ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
 ) -> None:
-    await make_user(admin, "signin")
+    user = await make_user(admin, "signin")
     page = await new_page(browser, ui_stack, pages)
     await page.goto("/")
     await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
@@ -29,12 +29,12 @@ async def test_signing_in_keeps_the_token_out_of_urls_and_signing_out_ends_the_s
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("does not belong to any user")
 
-    await page.get_by_label("API token").fill("signin-token")
+    await page.get_by_label("API token").fill(user.token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
-    assert "signin-token" not in page.url
+    assert user.token not in page.url
     cookie = next(c for c in await page.context.cookies() if c["name"] == "seqflow_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and "signin-token" not in cookie["value"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and user.token not in cookie["value"]
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
@@ -68,12 +68,12 @@ async def test_a_user_sees_only_the_tasks_of_sequences_they_work_on(
     ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
 ) -> None:
     owner = await make_user(admin, "owner")
-    await make_user(admin, "outsider")
+    outsider = await make_user(admin, "outsider")
     await start_sequence(owner, "owner", call_template("owner"), [{"id": "vis-1", "first_name": "Vera"}])
     listing = await eventually(lambda: owner.ok("GET", "/tasks"), lambda d: d["tasks"], "a task for owner")
     task_id = listing["tasks"][0]["id"]
 
-    page = await signed_in(browser, ui_stack, "outsider-token", pages)
+    page = await signed_in(browser, ui_stack, outsider.token, pages)
     await expect(page.get_by_text("No open tasks")).to_be_visible()
     await expect(page.get_by_text("Vera")).to_have_count(0)
     await page.goto(f"/ui/tasks?task={task_id}")

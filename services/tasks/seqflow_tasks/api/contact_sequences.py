@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from seqflow_tasks.api.manual_send import WORKER
 from seqflow_tasks.api.registry import Ctx, reply, route
 from seqflow_tasks.api.sequences import display_state
 from seqflow_tasks.db import Row, rows
@@ -29,7 +30,7 @@ def enrollment_out(e: Row, ctx: Ctx) -> dict[str, Any]:
 
 
 @route("GET", "/contacts/{id}/sequences", "The sequences a contact is in (those the caller can see)",
-       tag="contacts")  # fmt: skip
+       permission=WORKER, tag="contacts")  # fmt: skip
 async def contact_sequences(ctx: Ctx) -> web.Response:
     async with ctx.deps.pool.acquire() as c:
         found = rows(await c.fetch(ctx.deps.store.q(ENROLLMENTS), ctx.param("id")))

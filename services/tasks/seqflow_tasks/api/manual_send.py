@@ -25,6 +25,9 @@ from seqflow_tasks.db import Row
 from seqflow_tasks.handlers import local_time
 
 SENT = "Sent"
+# The permission of the task-working routes: the access policy maps it to its "worker" rule (tasks:mine or
+# sequences:activate); which tasks and contacts a worker sees is checked on the object (visible_task).
+WORKER = "tasks:mine"
 CHANNELS = {"manual_email": "email", "manual_sms": "sms"}
 
 
@@ -77,7 +80,8 @@ async def draft_of(ctx: Ctx, t: Row, channel: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@route("GET", "/tasks/{id}/draft", "A manual email / SMS step rendered for its contact", tag="tasks")
+@route("GET", "/tasks/{id}/draft", "A manual email / SMS step rendered for its contact", permission=WORKER,
+       tag="tasks")  # fmt: skip
 async def draft(ctx: Ctx) -> web.Response:
     t, channel = await manual_task(ctx)
     return reply(await draft_of(ctx, t, channel))
@@ -97,7 +101,7 @@ async def complete(ctx: Ctx, t: Row, text: str) -> dict[str, Any]:
 
 
 @route("POST", "/tasks/{id}/send", "Send a manual email / SMS step (exactly once) and complete it as Sent",
-       body=SendIn, tag="tasks")  # fmt: skip
+       body=SendIn, permission=WORKER, tag="tasks")  # fmt: skip
 async def send(ctx: Ctx) -> web.Response:
     t, channel = await manual_task(ctx)
     edited: SendIn = ctx.body
@@ -118,7 +122,7 @@ async def send(ctx: Ctx) -> web.Response:
 
 
 @route("POST", "/tasks/{id}/mark-sent", "Mark a manual email / SMS step as sent outside seqflow", body=MarkSentIn,
-       tag="tasks")  # fmt: skip
+       permission=WORKER, tag="tasks")  # fmt: skip
 async def mark_sent(ctx: Ctx) -> web.Response:
     t, channel = await manual_task(ctx)
     return reply(await complete(ctx, t, f"Marked {channel} as sent (sent outside seqflow)"))
