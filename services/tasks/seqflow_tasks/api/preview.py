@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TypeVar
 
 from aiohttp import web
 from pydantic import Field
@@ -15,10 +11,9 @@ from seqflow.domain.activation import Activation
 from seqflow.domain.template import Template
 from seqflow.rules.preview import HORIZON_DAYS, preview, scenario_for
 from seqflow_tasks import owner_db
-from seqflow_tasks.api.registry import ApiError, Ctx, find_route, invoke, reply, route
+from seqflow_tasks.api.owner_access import answer, checked, naming
+from seqflow_tasks.api.registry import Ctx, reply, route
 from seqflow_tasks.api.rollups import known_rollup
-
-T = TypeVar("T")
 
 
 class PreviewIn(Activation):
@@ -35,7 +30,7 @@ class PreviewIn(Activation):
 async def preview_activation(ctx: Ctx) -> web.Response:
     body: PreviewIn = ctx.body
     template = await _template(ctx, body.template_id)
-    await _checked(known_rollup(_Named(ctx.request, ctx.deps, ctx.user, body, body.rollup_id)), "rollup_id")
+    await checked(known_rollup(naming(ctx, body.rollup_id)), "rollup_id")
     async with ctx.deps.pool.acquire() as c:
         contacts = await owner_db.roster_contacts(ctx.deps.store, c, body.rollup_id)
     sc = scenario_for(template, body, contacts, ctx.deps.clock.now(), body.horizon_days)
@@ -44,27 +39,7 @@ async def preview_activation(ctx: Ctx) -> web.Response:
     return reply(result.to_json())
 
 
-@dataclass
-class _Named(Ctx):
-    """A route's context whose `{id}` is the template or rollup the form names (not a part of our path)."""
-
-    named: str = ""
-
-    def param(self, name: str) -> str:
-        return self.named if name == "id" else super().param(name)
-
-
 async def _template(ctx: Ctx, tid: str) -> Template:
     """The template as `GET /templates/{id}` gives it to this caller: the same existence and access rules."""
-    named = _Named(ctx.request, ctx.deps, ctx.user, None, tid)
-    answer = await _checked(invoke(find_route("GET", "/templates/{id}"), named), "template_id")
-    body = answer.body if isinstance(answer, web.Response) else None
-    return Template.model_validate(json.loads(body)["template"] if isinstance(body, bytes) else {})
-
-
-async def _checked(check: Awaitable[T], field: str) -> T:
-    """A refusal of the route we asked, said about the form's field."""
-    try:
-        return await check
-    except ApiError as exc:
-        raise ApiError(exc.status, f"{field}: {exc.error}", field) from None
+    found = await checked(answer(naming(ctx, tid), "GET", "/templates/{id}"), "template_id")
+    return Template.model_validate(found["template"])

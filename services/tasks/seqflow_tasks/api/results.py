@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from aiohttp import web
 
 from seqflow_tasks import owner_db
-from seqflow_tasks.api.registry import Ctx, find_route, invoke, reply, route
+from seqflow_tasks.api.owner_access import answer
+from seqflow_tasks.api.registry import Ctx, reply, route
 
 OWNER = "sequences:activate"
 COLUMNS = ("name", "state", "active", "completed", "exited", "tasks_todo", "tasks_completed", "emails_sent",
@@ -31,9 +31,7 @@ async def results(ctx: Ctx) -> web.Response:
 
 
 async def _compared(ctx: Ctx) -> list[dict[str, Any]]:
-    answer = await invoke(find_route("GET", "/metrics/compare"), ctx)
-    body = answer.body if isinstance(answer, web.Response) else None
-    return list(json.loads(body)["sequences"]) if isinstance(body, bytes) else []
+    return list((await answer(ctx, "GET", "/metrics/compare"))["sequences"])
 
 
 def _days(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,18 +17,19 @@ from seqflow.domain.errors import validation_issues
 from seqflow.importer import csv_row_to_contact
 from seqflow.messaging.base import ContactData
 from seqflow_tasks import owner_db
+from seqflow_tasks.api.owner_access import may_use_rollup
 from seqflow_tasks.api.registry import ApiError, Ctx, find_route, invoke, reply, route
 from seqflow_tasks.api.rollups import MembersIn, known_rollup
 
 OWNER = "sequences:activate"
 
 
-@route("GET", "/rollups", "Rollup lists with their size and the sequence holding each", permission=OWNER,
+@route("GET", "/rollups", "The rollup lists you may use, their size and the sequence holding each", permission=OWNER,
        tag="rollups")  # fmt: skip
 async def list_rollups(ctx: Ctx) -> web.Response:
     async with ctx.deps.pool.acquire() as c:
         found = await owner_db.rollups(ctx.deps.store, c)
-    return reply({"rollups": found})
+    return reply({"rollups": [r for r in found if await may_use_rollup(ctx, r["id"])]})
 
 
 @route("GET", "/rollups/{id}/members", "Members with the sequence and step each is on", permission=OWNER,
