@@ -11,12 +11,7 @@ from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
 from seqflow_tasks import openapi, web  # noqa: F401 - openapi registers /openapi.json and /docs
 from seqflow_tasks.agents import register_agents
-from seqflow_tasks.api import (  # noqa: F401 - the web UI's own routes register
-    Deps,
-    contact_sequences,
-    install,
-    manual_send,
-)
+from seqflow_tasks.api import Deps, install
 from seqflow_tasks.db import Store
 
 SERVICE = "tasks"
@@ -28,9 +23,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.use_database(settings.database_url)
     store = Store(settings.schema_name("tasks"))
     register_agents(app, store)
-    deps = Deps(app, store, make_clock(settings.clock))
-    install(app, deps)
-    web.install(app, deps)
+    install(app, Deps(app, store, make_clock(settings.clock)))
 
     app.startup_pending.add("admin")
 
@@ -42,4 +35,5 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await store.upsert_admin(c, settings.admin_token)
         app.startup_pending.discard("admin")
 
+    web.install(app, Deps(app, store, make_clock(settings.clock)))  # the web UI's pages, on the same app
     return app

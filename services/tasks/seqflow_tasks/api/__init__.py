@@ -1,11 +1,10 @@
 """The public HTTP API: importing the resource modules fills the route registry."""
 
 from seqflow_tasks.api import (
+    contact_sequences,
     contacts,
+    manual_send,
     overview,
-    preview,
-    results,
-    rollup_lists,
     rollups,
     sequences,
     tasks,
@@ -15,5 +14,5 @@ from seqflow_tasks.api import (
 )
 from seqflow_tasks.api.registry import ROUTES, Deps, install
 
-__all__ = ["ROUTES", "Deps", "contacts", "install", "overview", "rollups", "sequences", "tasks",
-           "templates", "tracking", "users", "preview", "results", "rollup_lists"]  # fmt: skip
+__all__ = ["ROUTES", "Deps", "contact_sequences", "contacts", "install", "manual_send", "overview", "rollups",
+           "sequences", "tasks", "templates", "tracking", "users"]  # fmt: skip
