@@ -1,7 +1,9 @@
 """The web UI of the tasks service: server-rendered pages under /ui on the same aiohttp app as the API.
 
 `install` imports every `page_*.py` module of this package (each registers its pages with `pages.page`),
-adds them with the stylesheet and script, and sends `/` and `/ui` to the Tasks screen.
+adds them with the stylesheet and script, and sends `/` and `/ui` to the Tasks screen. Importing this
+package also registers the API routes the UI added (manual Send, a contact's sequences); `app.py` imports
+it before the API is installed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pkgutil
 from aiohttp import web
 
 from seqflow.service import SeqflowApp
+from seqflow_tasks.api import contact_sequences, manual_send  # noqa: F401 - the UI's own API routes register
 from seqflow_tasks.api.registry import Deps
 from seqflow_tasks.web.bridge import DEPS
 from seqflow_tasks.web.pages import PAGES, see_other, wrap
