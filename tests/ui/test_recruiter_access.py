@@ -112,3 +112,27 @@ async def test_the_demo_seed_puts_its_call_tasks_on_the_demo_users_tasks_screen(
         await page.screenshot(path=str(DOCS / "tasks.png"))
     await page.goto("/ui/tasks")
     await look(page, "tasks-list")
+
+
+async def test_bad_input_in_a_pages_address_or_form_gets_a_4xx_naming_the_field(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    user = await make_user(admin, "badinput")
+    await start_sequence(user, "badinput", call_template("badinput"), [{"id": "bad-1", "first_name": "Bea"}])
+    (task,) = (await eventually(lambda: user.ok("GET", "/tasks"), lambda d: d["tasks"], "Bea's task"))["tasks"]
+    page = await signed_in(browser, ui_stack, user.token, pages)
+    csrf = await page.locator("input[name=csrf]").first.input_value()
+    answers = [
+        await page.request.get("/ui/tasks?due_from=someday"),
+        await page.request.get("/ui/tasks?sequence=%00"),
+        await page.request.get("/ui/tasks?task=999999"),
+        await page.request.post(f"/ui/tasks/{task['id']}/mark", form={"csrf": csrf},
+                                headers={"Origin": ui_stack.api}),  # fmt: skip
+        await page.request.post(f"/ui/tasks/{task['id']}/note", form={"csrf": csrf, "text": "a\x00b"},
+                                headers={"Origin": ui_stack.api}),  # fmt: skip
+    ]
+    assert [r.status for r in answers] == [422, 400, 404, 422, 400]
+    texts = [await r.text() for r in answers]
+    for field, text in zip(["due_from", "sequence", "task", "outcome", "text"], texts, strict=True):
+        assert field in text or "no such task" in text, text
+    assert (await user.ok("GET", "/tasks"))["tasks"][0]["id"] == task["id"]  # nothing was marked

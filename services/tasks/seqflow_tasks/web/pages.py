@@ -124,6 +124,12 @@ def csrf_ok(request: web.Request, p: Page, session: Session | None, form: Mappin
     return bool(expected) and sessions.same(form.get("csrf", ""), expected)
 
 
+def unstorable(request: web.Request, form: Mapping[str, str]) -> str | None:
+    """The first URL or form field holding a NUL character (PostgreSQL text cannot store one), if any."""
+    fields = [*request.match_info.items(), *request.query.items(), *form.items()]
+    return next((name for name, value in fields if "\x00" in str(value)), None)
+
+
 def wrap(p: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         session = await sessions.find_session(deps_of(request), request)
@@ -133,6 +139,8 @@ def wrap(p: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
                 view.form = await request.post()  # type: ignore[assignment] - text fields only
                 if not same_origin(request) or not csrf_ok(request, p, session, view.form):
                     return view.error(403, "Cross-site request refused.")
+            if (bad := unstorable(request, view.form)) is not None:
+                return view.error(400, f"{bad}: must not contain NUL characters")
             if p.rule == "signed_in" and session is None:
                 return see_other(SIGNIN)
             return await p.handler(view)
