@@ -2,8 +2,8 @@
 
 `install` imports every `page_*.py` module of this package (each registers its pages with `pages.page`),
 adds them with the stylesheet and script, and sends `/` and `/ui` to the Tasks screen. Importing this
-package also registers the API routes the UI added (manual Send, a contact's sequences); `app.py` imports
-it before the API is installed.
+package also registers the API routes the UI added (manual Send, a contact's sequences; the owner's preview,
+rollup lists and results); `app.py` imports it before the API is installed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ import pkgutil
 from aiohttp import web
 
 from seqflow.service import SeqflowApp
-from seqflow_tasks.api import contact_sequences, manual_send  # noqa: F401 - the UI's own API routes register
+from seqflow_tasks.api import (  # noqa: F401 - the UI's own API routes register
+    contact_sequences,
+    manual_send,
+    preview,
+    results,
+    rollup_lists,
+)
 from seqflow_tasks.api.registry import Deps
 from seqflow_tasks.web.bridge import DEPS
 from seqflow_tasks.web.pages import PAGES, see_other, wrap
