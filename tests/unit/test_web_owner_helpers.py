@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from multidict import MultiDict, MultiDictProxy
 from pydantic import ValidationError
 
 from seqflow.domain.errors import validation_issues
 from seqflow.domain.template import Template
 from seqflow_tasks.web.owner_form import error_place, error_text, form_model, template_from_form
 from seqflow_tasks.web.owner_svg import bars, branch_map
+from seqflow_tasks.web.page_owner_activate import activation_from_form
 
 MAIL = {"from_alias": "a@x.example", "subject": "Hi", "body": "Hello\n{{first_name}}"}
 TWO_BRANCHES: dict[str, Any] = {"name": "T", "owner": "alice", "branches": [
@@ -112,3 +114,24 @@ def test_bars_stack_each_kind_and_keep_every_count() -> None:
     assert [(p["kind"], p["count"]) for p in first["parts"]] == [("email", 3), ("sms", 1)]
     assert first["parts"][0]["y"] + first["parts"][0]["h"] == chart["base"] and empty["parts"] == []
     assert chart["top"] == 4
+
+
+def form(*pairs: tuple[str, str]) -> MultiDictProxy[str]:
+    return MultiDictProxy(MultiDict(pairs))
+
+
+def test_the_activation_form_leaves_out_blank_optional_fields() -> None:
+    body = activation_from_form(form(("name", " Q4 "), ("rollup_id", "r1"), ("begin", "2026-12-01"), ("end", ""),
+                                     ("timezone", "UTC"), ("primary_user", "alice"), ("team_members", " bob, ,carol"),
+                                     ("email_count", ""), ("email_per", "PT1H")), "t1")  # fmt: skip
+    assert body == {"name": "Q4", "rollup_id": "r1", "begin": "2026-12-01", "timezone": "UTC",
+                    "primary_user": "alice", "template_id": "t1", "team_members": ["bob", "carol"]}  # fmt: skip
+
+
+def test_the_activation_form_carries_days_window_limits_and_the_alias_answer() -> None:
+    body = activation_from_form(form(("name", "Q4"), ("send_days", "mon"), ("send_days", "fri"),
+                                     ("window_start", "08:00"), ("window_stop", "17:00"), ("sms_count", "20"),
+                                     ("sms_per", "PT1H"), ("rewrite_aliases", "true")), "t1")  # fmt: skip
+    assert body["send_days"] == ["mon", "fri"] and body["send_window"] == {"start": "08:00", "stop": "17:00"}
+    assert body["rate_limits"] == {"sms": {"count": "20", "per": "PT1H"}} and body["rewrite_aliases"] is True
+    assert "rollup_id" not in body  # blank: the API answers 422 naming it
