@@ -16,6 +16,10 @@ from support.api import Api
 # Async UI tests share their module's event loop (and so its browser and stack): `pytestmark = UI`.
 UI = pytest.mark.asyncio(loop_scope="module")
 WIDE, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+# Form controls a screen reader could not name: no <label>, no aria-label, and (buttons) no text.
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map(el => el.outerHTML)"""
 SHOTS = Path(__file__).resolve().parents[1] / "ui" / "screenshots"  # gitignored
 
 
@@ -64,10 +68,11 @@ async def start_sequence(owner: Api, uid: str, template: dict[str, Any], contact
 
 async def look(page: Page, name: str) -> None:
     """Screenshots at desktop and phone width for a person to look at (gitignored); the page must not
-    scroll sideways on a phone."""
+    scroll sideways on a phone, and every control must have a label."""
     SHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}-wide.png"), full_page=True)
     await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
     await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert await page.evaluate(UNLABELLED) == [], "controls without a label"
     await page.set_viewport_size(WIDE)  # type: ignore[arg-type]
