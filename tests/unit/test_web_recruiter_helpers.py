@@ -60,6 +60,8 @@ def test_activities_are_paged_and_a_page_out_of_range_shows_the_nearest_one() ->
     ("headers", "ok"),
     [
         ({"Origin": "http://ui.example:8000"}, True),
+        ({"Origin": "https://ui.example:8000"}, True),  # TLS ended at a proxy in front of the service
+        ({"Origin": "http://ui.example:8000.evil.example"}, False),
         ({"Origin": "http://evil.example"}, False),
         ({"Origin": "null", "Referer": "http://ui.example:8000/ui/tasks"}, True),
         ({"Referer": "http://evil.example/ui/tasks"}, False),

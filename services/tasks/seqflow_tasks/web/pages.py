@@ -108,13 +108,13 @@ def page(method: str, path: str, *, rule: Rule = "signed_in") -> Callable[[PageH
 
 
 def same_origin(request: web.Request) -> bool:
-    """The POST came from a page of ours: Origin (or, failing that, Referer) names this very host."""
-    own = f"{request.scheme}://{request.host}"
+    """The POST came from a page of ours: Origin (or, failing that, Referer) names this very host.
+
+    Hosts are compared, not schemes: behind a TLS-terminating proxy the service sees http while the
+    browser says https, and another site can never send this host as its origin."""
     origin = request.headers.get("Origin")
-    if origin and origin != "null":
-        return origin == own
-    parts = urlsplit(request.headers.get("Referer", ""))
-    return bool(parts.netloc) and f"{parts.scheme}://{parts.netloc}" == own
+    source = origin if origin and origin != "null" else request.headers.get("Referer", "")
+    return bool(request.host) and urlsplit(source).netloc == request.host
 
 
 def csrf_ok(request: web.Request, p: Page, session: Session | None, form: Mapping[str, str]) -> bool:

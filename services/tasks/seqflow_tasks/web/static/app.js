@@ -6,6 +6,7 @@ function startPolling(box) {
   const every = Number(box.dataset.pollMs || 3000);
   let last = box.innerHTML;
   async function tick() {
+    if (document.hidden) { setTimeout(tick, every); return; }  // a background tab asks for nothing
     try {
       const r = await fetch(box.dataset.poll, { credentials: "same-origin", headers: { "Accept": "text/html" } });
       if (r.redirected) { window.location.href = r.url; return; }  // signed out meanwhile: show sign-in
