@@ -112,6 +112,9 @@ async def test_the_demo_seed_puts_its_call_tasks_on_the_demo_users_tasks_screen(
         await page.screenshot(path=str(DOCS / "tasks.png"))
     await page.goto("/ui/tasks")
     await look(page, "tasks-list")
+    await page.goto("/ui/patterns")  # the living style guide renders every pattern
+    await expect(page.locator("ol.branch [aria-current=step]")).to_contain_text("call")
+    await look(page, "patterns")
 
 
 async def test_bad_input_in_a_pages_address_or_form_gets_a_4xx_naming_the_field(
