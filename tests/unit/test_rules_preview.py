@@ -67,7 +67,8 @@ def test_the_rate_limit_holdback_counts_sends_granted_after_they_fell_due() -> N
     held = preview(sc).to_json()["rate_limited"]
     assert held == {"email": {"sends": 3, "longest_seconds": 7200, "mean_seconds": 4800,
                               "first_due": datetime(2026, 12, 1, 14, 0, tzinfo=UTC),
-                              "days": [{"day": "2026-12-01", "sends": 3}]}}  # fmt: skip
+                              "days": [{"day": "2026-12-01", "sends": 3}],
+                              "steps": [{"step": "intro", "sends": 3}]}}  # fmt: skip
 
 
 def test_without_a_rate_limit_nothing_is_held_back() -> None:

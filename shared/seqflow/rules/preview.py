@@ -32,6 +32,7 @@ class Wait:
     """A send the limiter granted: when it fell due and when it went."""
 
     channel: str
+    step: str
     due: datetime
     granted: datetime
 
@@ -59,6 +60,7 @@ class Holdback:
     longest_seconds: int = 0
     first_due: datetime | None = None
     by_day: Counter[date] = field(default_factory=Counter)
+    by_step: Counter[str] = field(default_factory=Counter)
 
     def add(self, wait: Wait, day: date) -> None:
         self.sends += 1
@@ -66,6 +68,7 @@ class Holdback:
         self.longest_seconds = max(self.longest_seconds, wait.seconds)
         self.first_due = wait.due if self.first_due is None else min(self.first_due, wait.due)
         self.by_day[day] += 1
+        self.by_step[wait.step] += 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class Holdback:
             "mean_seconds": round(self.total_seconds / self.sends) if self.sends else 0,
             "first_due": self.first_due,
             "days": [{"day": d.isoformat(), "sends": n} for d, n in sorted(self.by_day.items())],
+            "steps": [{"step": s, "sends": n} for s, n in self.by_step.most_common()],
         }  # fmt: skip
 
 
@@ -182,7 +186,7 @@ def _watch_waits(rt: Runtime) -> list[Wait]:
     send = rt._send
 
     def noted(e: Enrollment, channel: str) -> None:
-        waits.append(Wait(channel, e.due or rt.now, rt.now))
+        waits.append(Wait(channel, e.step or "", e.due or rt.now, rt.now))
         send(e, channel)
 
     rt._send = noted  # type: ignore[method-assign]  # an instance hook: the engine stays as it is
