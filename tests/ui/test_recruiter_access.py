@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
+import asyncpg
 from playwright.async_api import Browser, Page, expect
 from support.api import Api, eventually, make_user
 from support.ui import UI, call_template, look, new_page, signed_in, start_sequence
@@ -15,6 +17,16 @@ from seqflow.stack import Stack
 pytestmark = UI
 XSS = "<img src=x onerror=alert(1)>"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+async def sessions_table(stack: Stack, sql: str) -> list[str]:
+    """Run `sql` on the tasks service's sessions table ({t}); the first column of any rows."""
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        found = await conn.fetch(sql.format(t=f'"{stack.schema_prefix}tasks".sessions'))
+        return [r[0] for r in found]
+    finally:
+        await conn.close()
 
 
 async def test_signing_in_keeps_the_token_out_of_urls_and_signing_out_ends_the_session(
@@ -35,11 +47,23 @@ async def test_signing_in_keeps_the_token_out_of_urls_and_signing_out_ends_the_s
     assert user.token not in page.url
     cookie = next(c for c in await page.context.cookies() if c["name"] == "seqflow_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and user.token not in cookie["value"]
+    stored = await sessions_table(ui_stack, "SELECT id_hash FROM {t}")
+    assert hashlib.sha256(cookie["value"].encode()).hexdigest() in stored and cookie["value"] not in stored
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
     await page.context.add_cookies([{**cookie}])  # the old cookie no longer opens a session
     await page.goto("/ui/tasks")
+    await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
+
+
+async def test_an_expired_session_sends_the_user_back_to_sign_in(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    user = await make_user(admin, "expiry")
+    page = await signed_in(browser, ui_stack, user.token, pages)
+    await sessions_table(ui_stack, "UPDATE {t} SET expires_at = now() - interval '1 second' WHERE user_id = 'expiry'")
+    await page.goto("/ui/queue")
     await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
 
 
