@@ -68,7 +68,10 @@ async def draft_of(ctx: Ctx, t: Row, channel: str) -> dict[str, Any]:
         user_rec = await ctx.deps.store.user(c, t["primary_user"]) or {"id": t["primary_user"]}
     contact = (contact_rec or {}).get("data") or {"id": t["contact_id"]}
     user = {k: user_rec.get(k) for k in ("id", "name", "email")}
-    step = Template.model_validate(t["template"]).step(t["step"])
+    try:
+        step = Template.model_validate(t["template"]).step(t["step"])
+    except KeyError:  # Edit Branches removed the step while the task was open
+        raise ApiError(409, f"step {t['step']!r} is no longer in the sequence", "step") from None
     content = step.email if channel == "email" else step.sms
     subject = render(step.email.subject, contact, user) if channel == "email" and step.email else ""
     sender = step.email.from_alias if step.email else user.get("email") or ""
