@@ -108,12 +108,12 @@ def test_the_branch_map_draws_every_goto_from_its_step_to_its_target() -> None:
 
 
 def test_bars_stack_each_kind_and_keep_every_count() -> None:
-    chart = bars([{"day": "2026-12-01", "email": 3, "sms": 1}, {"day": "2026-12-02", "email": 0, "sms": 0}],
+    chart = bars([{"day": "2026-12-01", "email": 3, "sms": 1}, {"day": "2026-12-03", "email": 0, "sms": 2}],
                  ("email", "sms"), height=100)  # fmt: skip
-    first, empty = chart["columns"]
+    first, empty, _ = chart["columns"]  # the quiet day between has its own (empty) column
     assert [(p["kind"], p["count"]) for p in first["parts"]] == [("email", 3), ("sms", 1)]
     assert first["parts"][0]["y"] + first["parts"][0]["h"] == chart["base"] and empty["parts"] == []
-    assert chart["top"] == 4
+    assert chart["top"] == 4 and [c["day"] for c in chart["columns"]] == ["2026-12-01", "2026-12-02", "2026-12-03"]
 
 
 def form(*pairs: tuple[str, str]) -> MultiDictProxy[str]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 BOX_W, BOX_H, GAP_X, LANE_H, LEFT, TOP = 124, 46, 40, 96, 110, 34
@@ -52,8 +53,19 @@ def _curve(src: tuple[int, int], dst: tuple[int, int]) -> str:
     return f"M{x1},{y1} C{x1},{mid} {x2},{mid} {x2},{y2}"
 
 
+def every_day(days: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The days from the first to the last, a quiet day as an empty one, so the axis is honest about time."""
+    if not days:
+        return []
+    given = {d["day"]: d for d in days}
+    first, last = date.fromisoformat(min(given)), date.fromisoformat(max(given))
+    span = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return [given.get(d.isoformat(), {"day": d.isoformat()}) for d in span]
+
+
 def bars(days: Sequence[Mapping[str, Any]], kinds: Sequence[str], height: int = 180) -> dict[str, Any]:
     """Stacked bars, one per day, one segment per kind with a count; every segment carries its numbers."""
+    days = every_day(days)
     top = max([sum(int(d.get(k, 0)) for k in kinds) for d in days] + [1])
     step = max(8, min(44, 760 // max(len(days), 1)))
     label_every = max(1, len(days) // 12)
