@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,12 +68,15 @@ async def start_sequence(owner: Api, uid: str, template: dict[str, Any], contact
 
 
 async def look(page: Page, name: str) -> None:
-    """Screenshots at desktop and phone width for a person to look at (gitignored); the page must not
-    scroll sideways on a phone, and every control must have a label."""
-    SHOTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}-wide.png"), full_page=True)
+    """Check a screen at phone width: no sideways scrolling, every control labelled. With
+    SEQFLOW_SCREENSHOTS=1 it also saves it at desktop and phone width (gitignored) for a person to look at."""
+    shots = bool(os.environ.get("SEQFLOW_SCREENSHOTS"))
+    if shots:
+        SHOTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SHOTS / f"{name}-wide.png"), full_page=True)
     await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
-    await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    if shots:
+        await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert await page.evaluate(UNLABELLED) == [], "controls without a label"
     await page.set_viewport_size(WIDE)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import aiohttp
 import asyncpg
 from playwright.async_api import Browser, Dialog, Page, expect
 from support.api import Api, eventually, make_user
-from support.ui import PHONE, SHOTS, UI, call_template, look, signed_in, start_sequence
+from support.ui import PHONE, UI, call_template, look, signed_in, start_sequence
 
 from seqflow.channels.message_id import idempotency_key, message_id_for
 from seqflow.stack import Stack
@@ -103,8 +103,7 @@ async def test_the_panel_opens_the_record_with_enter_closes_with_escape_and_fits
     await expect(panel).to_be_visible()
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
-    SHOTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SHOTS / "phone-panel.png"), full_page=True)
+    await look(page, "phone-panel")
     await panel.focus()
     await page.keyboard.press("Enter")  # Enter on the panel opens the contact's full record
     await expect(page).to_have_url(re.compile("/ui/contacts/ph-0$"))
