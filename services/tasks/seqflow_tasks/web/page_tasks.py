@@ -13,8 +13,9 @@ from seqflow_tasks.web.panel import panel_context
 
 LIST = "/ui/tasks"
 # What the screen says after an action; the URL carries only the key, never text to show.
-FLASH = {"marked": "Marked. Here is the next task.", "sent": "Sent.", "marked_sent": "Marked as sent.",
-         "about": "About saved.", "note": "Note added.", "activity": "Activity added."}  # fmt: skip
+FLASH = {"marked": "Marked.", "marked_next": "Marked. Here is the next task of the list.", "sent": "Sent.",
+         "marked_sent": "Marked as sent.", "about": "About saved.", "note": "Note added.",
+         "activity": "Activity added."}  # fmt: skip
 
 
 async def list_context(view: View, f: dict[str, str]) -> dict[str, Any]:
@@ -66,7 +67,7 @@ async def mark(view: View) -> web.StreamResponse:
     data = await view.fetch("POST", "/tasks/{id}/mark", match={"id": task_id(view)}, query=filters.api_query(f),
                             body={"outcome": outcome})  # fmt: skip
     nxt = data.get("next") or {}
-    return view.redirect(back_to(f, nxt.get("id"), "marked"))
+    return view.redirect(back_to(f, nxt.get("id"), "marked_next" if nxt else "marked"))
 
 
 @page("POST", f"{LIST}/{{id}}/send")

@@ -135,14 +135,17 @@ def wrap(p: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         session = await sessions.find_session(deps_of(request), request)
         view = View(request, session)
         try:
-            if request.method == "POST":
+            posted = request.method == "POST"
+            if posted:
                 view.form = await request.post()  # type: ignore[assignment] - text fields only
-                if not same_origin(request) or not csrf_ok(request, p, session, view.form):
+                if not same_origin(request):
                     return view.error(403, "Cross-site request refused.")
             if (bad := unstorable(request, view.form)) is not None:
                 return view.error(400, f"{bad}: must not contain NUL characters")
             if p.rule == "signed_in" and session is None:
-                return see_other(SIGNIN)
+                return see_other(SIGNIN)  # e.g. the session expired: nothing was done, sign in again
+            if posted and not csrf_ok(request, p, session, view.form):
+                return view.error(403, "This form is out of date or not ours (CSRF check): reload and try again.")
             return await p.handler(view)
         except ApiError as exc:
             return view.error(exc.status, exc.error)
