@@ -90,6 +90,10 @@ async def test_working_a_call_task_in_the_panel_ends_on_the_next_task_of_the_lis
     await panel.get_by_label("Add Note").fill("Prefers mornings")
     await panel.get_by_role("button", name="Add Note").click()
     await expect(panel.get_by_text("Prefers mornings").first).to_be_visible()
+    await panel.get_by_label("Activity kind").select_option("MEETING")
+    await panel.get_by_label("Activity text").fill("Coffee at the conference")
+    await panel.get_by_role("button", name="Add Activity").click()
+    await expect(panel.locator("li.activity").first).to_contain_text("MEETING Coffee at the conference")
     await panel.get_by_role("button", name="Copy script").click()
     assert await page.evaluate("navigator.clipboard.readText()") == "Hi Ada, this is Rec from the agency."
 
