@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from seqflow.clock import make_clock
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
-from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /docs
+from seqflow_tasks import openapi, web  # noqa: F401 - openapi registers /openapi.json and /docs
 from seqflow_tasks.agents import register_agents
 from seqflow_tasks.api import Deps, install
 from seqflow_tasks.db import Store
@@ -35,4 +35,5 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await store.upsert_admin(c, settings.admin_token)
         app.startup_pending.discard("admin")
 
+    web.install(app, Deps(app, store, make_clock(settings.clock)))  # the web UI's pages, on the same app
     return app
