@@ -5,16 +5,19 @@ set -euo pipefail
 API=${API:-http://127.0.0.1:8000}
 ADMIN=${SEQFLOW_ADMIN_TOKEN:-dev-admin-token}
 S=$(date +%s)
-TOKEN="alice-token-$S"
+TOKEN=""  # the server generates it: taken from the POST /users answer below
 say() { printf '\n== %s\n' "$*"; }
 admin() { curl -sS -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
 alice() { curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 
-say "create a user (admin token)"
-admin -X POST "$API/users" -d @- <<JSON | jq -c .
+say "create a user (admin token); the answer carries the user's new token, shown this once"
+CREATED=$(admin -X POST "$API/users" -d @- <<JSON
 {"id": "alice-$S", "name": "Alice Example", "email": "alice@agency.example",
- "permissions": ["sequences:activate", "tasks:mine"], "token": "$TOKEN"}
+ "permissions": ["sequences:activate", "tasks:mine"]}
 JSON
+)
+echo "$CREATED" | jq -c '{id, permissions, token: (.token[:6] + "...")}'
+TOKEN=$(echo "$CREATED" | jq -r .token)
 alice "$API/users/me" | jq -c .
 
 say "create a template: email -> call -> SMS"

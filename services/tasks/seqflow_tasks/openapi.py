@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from seqflow_tasks import policy
 from seqflow_tasks.api.registry import ROUTES, Ctx, Route, reply, route
 
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -49,7 +50,7 @@ def build_spec() -> dict[str, Any]:
     }  # fmt: skip
 
 
-@route("GET", "/openapi.json", "This document", auth=False, tag="docs")
+@route("GET", "/openapi.json", "This document", rule=policy.PUBLIC, tag="docs")
 async def openapi_json(ctx: Ctx) -> web.Response:
     return reply(build_spec())
 
@@ -59,7 +60,7 @@ DOCS = """<!doctype html><html><head><title>seqflow API</title></head><body>
 <p>Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>{items}</ul></body></html>"""
 
 
-@route("GET", "/docs", "A page linking the OpenAPI document", auth=False, tag="docs")
+@route("GET", "/docs", "A page linking the OpenAPI document", rule=policy.PUBLIC, tag="docs")
 async def docs(ctx: Ctx) -> web.Response:
     items = "".join(f"<li><code>{r.method} {r.path}</code> — {r.summary}</li>" for r in ROUTES)
     return web.Response(text=DOCS.format(items=items), content_type="text/html")

@@ -20,25 +20,24 @@ from pydantic import BaseModel, ValidationError
 
 from seqflow.clock import Clock
 from seqflow.domain.errors import validation_issues
+from seqflow.domain.text import depth, nul_path
 from seqflow.service import SeqflowApp
-from seqflow_tasks.db import Row, Store
+from seqflow_tasks import policy
+from seqflow_tasks.db import Row
+from seqflow_tasks.db_access import AccessStore
+from seqflow_tasks.errors import ApiError
+
+__all__ = ["ADMIN", "ROUTES", "ApiError", "Ctx", "Deps", "Route", "find_route", "invoke", "reply", "route", "wrap"]
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
-
-
-class ApiError(Exception):
-    """An answer other than success: status, message and the field it is about."""
-
-    def __init__(self, status: int, error: str, field: str | None = None, **extra: Any) -> None:
-        super().__init__(error)
-        self.status, self.error, self.field, self.extra = status, error, field, extra
+MAX_DEPTH = 32
 
 
 @dataclass
 class Deps:
     app: SeqflowApp
-    store: Store
+    store: AccessStore
     clock: Clock
 
     @property
@@ -81,6 +80,8 @@ class Route:
     auth: bool = True
     status: int = 200
     tags: list[str] = field(default_factory=list)
+    rule: policy.Rule | None = None
+    """The rule admitting callers; None (undeclared) refuses everyone and fails the route-table test."""
 
 
 ROUTES: list[Route] = []
@@ -93,12 +94,21 @@ def route(
     *,
     body: type[BaseModel] | None = None,
     permission: str | None = None,
+    rule: policy.Rule | None = None,
     auth: bool = True,
     status: int = 200,
     tag: str = "api",
 ) -> Callable[[Handler], Handler]:
+    """Register a route. Its rule is declared explicitly: `rule=policy.X`, or `permission="..."` (the
+    rule of that permission), or `auth=False` (public: the request is signed or harmless)."""
+    if rule is None and permission is not None:
+        rule = policy.needs(permission)
+    if rule is None and not auth:
+        rule = policy.PUBLIC
+    public = rule is not None and rule.public
+
     def register(fn: Handler) -> Handler:
-        ROUTES.append(Route(method, path, fn, summary, body, permission, auth, status, [tag]))
+        ROUTES.append(Route(method, path, fn, summary, body, permission, not public, status, [tag], rule))
         return fn
 
     return register
@@ -133,16 +143,36 @@ async def authenticate(request: web.Request, deps: Deps) -> Row:
     async with deps.pool.acquire() as c:
         user = await deps.store.user_by_token(c, token.strip())
     if user is None:
-        raise ApiError(401, "unknown token", "Authorization")
+        raise ApiError(401, "unknown or revoked token", "Authorization")
     return user
 
 
-async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await request.read()
+def parse_json(raw: bytes) -> Any:
+    """Parsed JSON that the database and the models can take: no NUL in any string, at most MAX_DEPTH deep."""
     try:
         data = json.loads(raw or b"null")
+    except RecursionError:
+        raise ApiError(400, f"body nests deeper than {MAX_DEPTH} levels", "(body)") from None
     except ValueError as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}", "(body)") from None
+    if depth(data) > MAX_DEPTH:
+        raise ApiError(400, f"body nests deeper than {MAX_DEPTH} levels", "(body)")
+    if (where := nul_path(data)) is not None:
+        raise ApiError(422, f"{where}: must not contain NUL characters", where)
+    return data
+
+
+def check_request_text(request: web.Request) -> None:
+    """Path parameters and query values go into SQL as text, which cannot hold NUL: refuse it up front."""
+    for name, value in [*request.match_info.items(), *request.query.items()]:
+        if "\x00" in name or "\x00" in value:
+            raise ApiError(400, f"{name}: must not contain NUL characters", name)
+
+
+async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
+    if request.content_type != "application/json" and request.can_read_body:
+        raise ApiError(415, f"send the body as application/json, not {request.content_type}", "Content-Type")
+    data = parse_json(await request.read())
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object", "(body)")
     try:
@@ -156,8 +186,10 @@ async def invoke(r: Route, ctx: Ctx) -> web.StreamResponse:
 
     The JSON API (`wrap`, bearer token) and the web pages (session cookie, form bodies already parsed
     into `ctx.body`) both go through here, so a page can never do what the API would refuse."""
-    if r.permission and not ctx.can(r.permission):
-        raise ApiError(403, f"needs permission {r.permission!r}", "Authorization")
+    if r.rule is None:
+        raise ApiError(403, f"{r.method} {r.path} declares no permission rule", "Authorization")
+    if not r.rule.allows(ctx.user):
+        raise ApiError(403, f"not allowed: {r.rule.doc}", "Authorization")
     if r.body is not None and ctx.body is None:
         ctx.body = await parse_body(ctx.request, r.body)
     return await r.handler(ctx)
@@ -174,6 +206,7 @@ def find_route(method: str, path: str) -> Route:
 def wrap(r: Route, deps: Deps) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
+            check_request_text(request)
             user = await authenticate(request, deps) if r.auth else {}
             return await invoke(r, Ctx(request, deps, user))
         except ApiError as exc:

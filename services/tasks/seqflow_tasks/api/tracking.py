@@ -12,6 +12,7 @@ from seqflow.channels.errors import InvalidToken
 from seqflow.channels.tracking import KIND_CLICK, KIND_OPEN, KIND_UNSUBSCRIBE, PIXEL_GIF, verify
 from seqflow.messaging.engagement import Engagement, Unsubscribed
 from seqflow.messaging.envelope import Envelope
+from seqflow_tasks import policy
 from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
 from seqflow_tasks.db import Row
 
@@ -47,14 +48,14 @@ async def publish_unsubscribed(ctx: Ctx, address: str, send: Row | None, at: dat
     await ctx.deps.app.publisher.send_all(ctx.deps.app.topic_names.engagement_events, [env])
 
 
-@route("GET", "/t/o/{token}.gif", "Open pixel (signed)", auth=False, tag="tracking")
+@route("GET", "/t/o/{token}.gif", "Open pixel (signed)", rule=policy.PUBLIC, tag="tracking")
 async def open_pixel(ctx: Ctx) -> web.Response:
     payload = token_payload(ctx, KIND_OPEN)
     await publish_engagement(ctx, await send_of(ctx, str(payload.get("m"))), "opened", ctx.deps.clock.now())
     return web.Response(body=PIXEL_GIF, content_type="image/gif", headers={"Cache-Control": "no-store"})
 
 
-@route("GET", "/t/c/{token}", "Click redirect (signed)", auth=False, tag="tracking")
+@route("GET", "/t/c/{token}", "Click redirect (signed)", rule=policy.PUBLIC, tag="tracking")
 async def click(ctx: Ctx) -> web.Response:
     payload = token_payload(ctx, KIND_CLICK)
     await publish_engagement(ctx, await send_of(ctx, str(payload.get("m"))), "clicked", ctx.deps.clock.now())
@@ -69,12 +70,12 @@ async def _unsubscribe(ctx: Ctx) -> web.Response:
     return web.Response(text="You are unsubscribed.", content_type="text/plain")
 
 
-@route("GET", "/t/u/{token}", "Unsubscribe link (signed)", auth=False, tag="tracking")
+@route("GET", "/t/u/{token}", "Unsubscribe link (signed)", rule=policy.PUBLIC, tag="tracking")
 async def unsubscribe_get(ctx: Ctx) -> web.Response:
     return await _unsubscribe(ctx)
 
 
-@route("POST", "/t/u/{token}", "Unsubscribe (one-click, signed)", auth=False, tag="tracking")
+@route("POST", "/t/u/{token}", "Unsubscribe (one-click, signed)", rule=policy.PUBLIC, tag="tracking")
 async def unsubscribe_post(ctx: Ctx) -> web.Response:
     return await _unsubscribe(ctx)
 
@@ -87,7 +88,7 @@ class EmailEvent(BaseModel):
 
 
 @route("POST", "/webhooks/email", "Inbound reply or bounce, matched by Message-ID", body=EmailEvent,
-       auth=False, status=202, tag="webhooks")  # fmt: skip
+       rule=policy.PUBLIC, status=202, tag="webhooks")  # fmt: skip
 async def email_webhook(ctx: Ctx) -> web.Response:
     send = await send_of(ctx, ctx.body.message_id)
     await publish_engagement(ctx, send, ctx.body.type, ctx.body.at or ctx.deps.clock.now())
@@ -99,7 +100,7 @@ class SmsInbound(BaseModel):
     Body: str = ""
 
 
-@route("POST", "/webhooks/sms", "Inbound SMS (Twilio form): STOP unsubscribes, else a reply", auth=False,
+@route("POST", "/webhooks/sms", "Inbound SMS (Twilio form): STOP unsubscribes, else a reply", rule=policy.PUBLIC,
        status=202, tag="webhooks")  # fmt: skip
 async def sms_webhook(ctx: Ctx) -> web.Response:
     form = SmsInbound.model_validate(dict(await ctx.request.post()))
