@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from support.tasks_service import NOW, Api, add_user, api, wait_for
+from support.webhooks import signed_email
 
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.work import EnrollmentChanged, TaskDue
@@ -196,7 +197,7 @@ async def test_the_overview_counts_names_sends_and_engagement(api: Api) -> None:
 
     await wait_for(lambda: figures(lambda r: r["emails_sent"] == 2 and r["exited"] == 1))
     webhook = {"type": "replied", "message_id": "<m-c1@x>"}
-    assert (await api.call("POST", "/webhooks/email", "", json=webhook))[0] == 202
+    assert (await api.call("POST", "/webhooks/email", "", **signed_email(webhook, NOW)))[0] == 202
     row = await wait_for(lambda: figures(lambda r: r["reply_pct"] > 0))
     assert (row["active"], row["completed"], row["exited"], row["emails_sent"]) == (1, 1, 1, 2)
     assert (row["reply_pct"], row["open_pct"], row["state"]) == (50.0, 0.0, "active")

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel
 
 from seqflow.clock import FileClock
+from seqflow.devstack import free_port
 from seqflow.messaging.envelope import Envelope
 from seqflow.service import SeqflowApp
 from seqflow.settings import Settings
@@ -106,4 +107,20 @@ async def api(
 ) -> AsyncIterator[Api]:
     """The tasks service for one test (import this fixture into a test module or conftest)."""
     async with tasks_api(broker, pg_dsn, schema_prefix, topic_prefix, file_clock, tmp_path) as client:
+        yield client
+
+
+SMS_TOKEN = "sms-webhook-test-token"  # noqa: S105 - the local stub's credential
+
+
+@pytest.fixture
+async def public_api(
+    broker: str, pg_dsn: str, schema_prefix: str, topic_prefix: str, file_clock: FileClock, tmp_path: Path
+) -> AsyncIterator[Api]:
+    """The tasks service on a port known in advance, so its public URL (which Twilio signs) is known, with
+    `SMS_TOKEN` as the SMS auth token."""
+    port = free_port()
+    extra = {"SEQFLOW_WEB_PORT": str(port), "SEQFLOW_PUBLIC_URL": f"http://127.0.0.1:{port}/",
+             "SEQFLOW_SMS_AUTH_TOKEN": SMS_TOKEN}  # fmt: skip
+    async with tasks_api(broker, pg_dsn, schema_prefix, topic_prefix, file_clock, tmp_path, **extra) as client:
         yield client

@@ -67,6 +67,7 @@ class Ctx:
 
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
+Check = Callable[[Ctx], Awaitable[None]]
 
 
 @dataclass
@@ -80,6 +81,12 @@ class Route:
     auth: bool = True
     status: int = 200
     tags: list[str] = field(default_factory=list)
+    verify: Check | None = None
+    """Runs before the body is parsed and may refuse the request (webhook signatures: 401 first)."""
+    form: type[BaseModel] | None = None
+    """A form body (application/x-www-form-urlencoded) the handler reads itself, for the OpenAPI document."""
+    headers: tuple[str, ...] = ()
+    """Request headers the route requires, for the OpenAPI document."""
     rule: policy.Rule | None = None
     """The rule admitting callers; None (undeclared) refuses everyone and fails the route-table test."""
 
@@ -98,6 +105,9 @@ def route(
     auth: bool = True,
     status: int = 200,
     tag: str = "api",
+    verify: Check | None = None,
+    form: type[BaseModel] | None = None,
+    headers: tuple[str, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Register a route. Its rule is declared explicitly: `rule=policy.X`, or `permission="..."` (the
     rule of that permission), or `auth=False` (public: the request is signed or harmless)."""
@@ -108,7 +118,8 @@ def route(
     public = rule is not None and rule.public
 
     def register(fn: Handler) -> Handler:
-        ROUTES.append(Route(method, path, fn, summary, body, permission, not public, status, [tag], rule))
+        ROUTES.append(Route(method, path, fn, summary, body, permission, not public, status, [tag], verify=verify,
+                            form=form, headers=headers, rule=rule))  # fmt: skip
         return fn
 
     return register
@@ -190,6 +201,8 @@ async def invoke(r: Route, ctx: Ctx) -> web.StreamResponse:
         raise ApiError(403, f"{r.method} {r.path} declares no permission rule", "Authorization")
     if not r.rule.allows(ctx.user):
         raise ApiError(403, f"not allowed: {r.rule.doc}", "Authorization")
+    if r.verify is not None:
+        await r.verify(ctx)
     if r.body is not None and ctx.body is None:
         ctx.body = await parse_body(ctx.request, r.body)
     return await r.handler(ctx)

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from seqflow.clock import parse_instant
+from seqflow.domain.bounds import parse_id
 from seqflow.domain.template import RETRY, Template
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.outcomes import TaskAction
@@ -20,7 +21,6 @@ from seqflow_tasks.api.sequences import visible_sequence
 from seqflow_tasks.db import Row
 
 FILTERS = ("sequence", "user", "priority", "type", "due_from", "due_to")
-MAX_ID = 2**63 - 1  # task ids are PostgreSQL bigint
 
 
 class MarkIn(BaseModel):
@@ -84,9 +84,8 @@ async def list_tasks(ctx: Ctx) -> web.Response:
 
 
 async def visible_task(ctx: Ctx) -> Row:
-    raw = ctx.param("id")
-    task_id = int(raw) if raw.isdigit() and raw.isascii() and len(raw) < 20 else 0
-    if not 0 < task_id <= MAX_ID:
+    task_id = parse_id(ctx.param("id"))
+    if task_id is None:
         raise ApiError(404, "no such task", "id")
     async with ctx.deps.pool.acquire() as c:
         t = await ctx.deps.store.task(c, task_id)
