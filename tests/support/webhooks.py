@@ -20,7 +20,11 @@ EMAIL_SECRET = "dev-email-webhook-secret"  # noqa: S105 - the dev default the se
 
 def signed_email(event: dict[str, Any], at: datetime, secret: str = EMAIL_SECRET) -> dict[str, Any]:
     """`aiohttp` request arguments (data, headers) of an email webhook call signed at instant `at`."""
-    raw = json.dumps(event).encode()
+    return signed_email_raw(json.dumps(event).encode(), at, secret)
+
+
+def signed_email_raw(raw: bytes, at: datetime, secret: str = EMAIL_SECRET) -> dict[str, Any]:
+    """The same for a raw body (which need not even be JSON)."""
     stamp = str(int(at.timestamp()))
     headers = {"Content-Type": "application/json", EMAIL_TIMESTAMP_HEADER: stamp,
                EMAIL_SIGNATURE_HEADER: email_signature(secret, stamp, raw)}  # fmt: skip

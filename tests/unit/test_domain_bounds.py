@@ -7,9 +7,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from seqflow.domain.activation import Activation
-from seqflow.domain.bounds import Instant, check_zone, parse_id
+from seqflow.domain.bounds import Instant, check_zone, parse_id, parse_instant_text
 from seqflow.domain.errors import ActivationError
-from seqflow.domain.text import depth, nul_path
+from seqflow.domain.text import depth, unstorable_path
 
 
 def settings(**overrides: Any) -> dict[str, Any]:
@@ -84,10 +84,11 @@ def test_an_id_is_a_positive_bigint_or_nothing(text: str, expected: int | None) 
     assert parse_id(text) == expected
 
 
-def test_a_nul_character_anywhere_in_a_json_document_is_found_with_its_path() -> None:
-    assert nul_path({"a": [1, {"b": "x\x00y"}]}) == "a[1].b"
-    assert nul_path({"k\x00": 1}) == "k\x00"
-    assert nul_path({"a": ["fine"]}) is None
+def test_a_string_postgresql_cannot_store_is_found_anywhere_in_a_json_document_with_its_path() -> None:
+    assert unstorable_path({"a": [1, {"b": "x\x00y"}]}) == "a[1].b"
+    assert unstorable_path({"k\x00": 1}) == "k\x00"
+    assert unstorable_path({"a": ["\ud800"]}) == "a[0]"
+    assert unstorable_path({"a": ["fine", "ünïcødé 😀"]}) is None
 
 
 def test_depth_counts_nesting_without_recursion() -> None:
@@ -97,3 +98,14 @@ def test_depth_counts_nesting_without_recursion() -> None:
     assert depth(deep) == 100_001
     assert depth({"a": {"b": 1}}) == 2
     assert depth("x") == 0
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "2026-12-01T10:00",
+                                  "yesterday", "1969-12-31T23:59:59Z"])  # fmt: skip
+def test_a_query_instant_out_of_range_or_without_offset_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_instant_text(text)
+
+
+def test_a_query_instant_is_read_as_utc() -> None:
+    assert parse_instant_text("2026-12-01T09:00-05:00") == datetime(2026, 12, 1, 14, tzinfo=UTC)

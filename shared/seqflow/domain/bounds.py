@@ -34,6 +34,17 @@ def check_instant(value: datetime) -> datetime:
     return check_year(value.astimezone(UTC)) if MIN_YEAR < value.year < MAX_YEAR else check_year(value)
 
 
+def parse_instant_text(text: str) -> datetime:
+    """An ISO-8601 instant with an offset (`Z` allowed) in years 1970–9000, as UTC; ValueError otherwise."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            raise ValueError("must carry a UTC offset")
+        return check_instant(value).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}") from None
+
+
 Instant = Annotated[
     AwareDatetime,
     AfterValidator(check_instant),

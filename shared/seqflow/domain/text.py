@@ -22,17 +22,28 @@ Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
 
 
-def nul_path(value: object, path: str = "") -> str | None:
-    """The path of the first string (or key) holding a NUL character in parsed JSON, else None."""
+def storable(text: str) -> bool:
+    """False for a string PostgreSQL cannot store: a NUL character or an unpaired surrogate (`"\\ud800"`)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_path(value: object, path: str = "") -> str | None:
+    """The path of the first string (or key) in parsed JSON that `storable` refuses, else None."""
     stack: list[tuple[object, str]] = [(value, path)]
     while stack:
         item, at = stack.pop()
-        if isinstance(item, str) and "\x00" in item:
+        if isinstance(item, str) and not storable(item):
             return at or "(body)"
         if isinstance(item, dict):
             for k, v in item.items():
                 sub = f"{at}.{k}" if at else str(k)
-                if "\x00" in k:
+                if not storable(k):
                     return sub
                 stack.append((v, sub))
         elif isinstance(item, list):

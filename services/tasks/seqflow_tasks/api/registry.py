@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from seqflow.clock import Clock
 from seqflow.domain.errors import validation_issues
-from seqflow.domain.text import depth, nul_path
+from seqflow.domain.text import depth, storable, unstorable_path
 from seqflow.service import SeqflowApp
 from seqflow_tasks import policy
 from seqflow_tasks.db import Row
@@ -159,25 +159,37 @@ async def authenticate(request: web.Request, deps: Deps) -> Row:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Parsed JSON that the database and the models can take: no NUL in any string, at most MAX_DEPTH deep."""
+    """Parsed JSON that the database and the models can take: every string storable, every number finite
+    (jsonb has no NaN or Infinity), at most MAX_DEPTH deep."""
     try:
-        data = json.loads(raw or b"null")
+        data = json.loads(raw or b"null", parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise ApiError(400, f"body nests deeper than {MAX_DEPTH} levels", "(body)") from None
     except ValueError as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}", "(body)") from None
     if depth(data) > MAX_DEPTH:
         raise ApiError(400, f"body nests deeper than {MAX_DEPTH} levels", "(body)")
-    if (where := nul_path(data)) is not None:
-        raise ApiError(422, f"{where}: must not contain NUL characters", where)
+    if (where := unstorable_path(data)) is not None:
+        raise ApiError(422, f"{where}: must not contain NUL characters or unpaired surrogates", where)
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
 
 
 def check_request_text(request: web.Request) -> None:
     """Path parameters and query values go into SQL as text, which cannot hold NUL: refuse it up front."""
     for name, value in [*request.match_info.items(), *request.query.items()]:
-        if "\x00" in name or "\x00" in value:
-            raise ApiError(400, f"{name}: must not contain NUL characters", name)
+        if not (storable(name) and storable(value)):
+            raise ApiError(400, f"{name}: must not contain NUL characters or unpaired surrogates", name)
 
 
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:

@@ -9,8 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqflow.clock import parse_instant
-from seqflow.domain.bounds import parse_id
+from seqflow.domain.bounds import parse_id, parse_instant_text
 from seqflow.domain.template import RETRY, Template
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.outcomes import TaskAction
@@ -30,9 +29,9 @@ class MarkIn(BaseModel):
 
 def _instant(ctx: Ctx, name: str) -> datetime:
     try:
-        return parse_instant(ctx.request.query[name])
-    except ValueError:
-        raise ApiError(422, f"{name}: must be an ISO-8601 instant with a timezone", name) from None
+        return parse_instant_text(ctx.request.query[name])
+    except ValueError as exc:
+        raise ApiError(422, f"{name}: must be an ISO-8601 instant with a timezone ({exc})", name) from None
 
 
 def list_filter(ctx: Ctx, alias: str = "t") -> tuple[str, list[Any]]:
