@@ -8,7 +8,7 @@ from aiohttp import web
 
 from seqflow.domain.template import Template
 from seqflow_tasks import policy
-from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
+from seqflow_tasks.api.registry import ApiError, Ctx, Query, reply, route
 from seqflow_tasks.api.sequences import display_state
 from seqflow_tasks.db import Conn, Row
 
@@ -42,6 +42,7 @@ def mine(ctx: Ctx, seqs: list[Row]) -> list[Row]:
     "/overview",
     "Per sequence: state, names, tasks, sends and engagement rates",
     rule=policy.WORKER,
+    query=(Query("archived", {"type": "string", "enum": ["true", "false"]}),),
     tag="overview",
 )
 async def overview(ctx: Ctx) -> web.Response:
@@ -64,7 +65,8 @@ async def conversion(ctx: Ctx, c: Conn, seq: Row) -> list[dict[str, Any]]:
 
 
 @route("GET", "/metrics/compare", "Overview figures side by side, median entry→completion, conversion per step",
-       rule=policy.WORKER, tag="overview")  # fmt: skip
+       rule=policy.WORKER, query=(Query("sequence", {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                        required=True),), tag="overview")  # fmt: skip
 async def compare(ctx: Ctx) -> web.Response:
     ids = ctx.request.query.getall("sequence", [])
     if not ids:

@@ -70,6 +70,15 @@ Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 Check = Callable[[Ctx], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Query:
+    """A query-string parameter, for the OpenAPI document (`schema` is its JSON schema)."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
+
+
 @dataclass
 class Route:
     method: str
@@ -87,6 +96,9 @@ class Route:
     """A form body (application/x-www-form-urlencoded) the handler reads itself, for the OpenAPI document."""
     headers: tuple[str, ...] = ()
     """Request headers the route requires, for the OpenAPI document."""
+    query: tuple[Query, ...] = ()
+    produces: str | None = "application/json"
+    """The media type of a successful answer (None: no body, e.g. a redirect)."""
     rule: policy.Rule | None = None
     """The rule admitting callers; None (undeclared) refuses everyone and fails the route-table test."""
 
@@ -108,6 +120,8 @@ def route(
     verify: Check | None = None,
     form: type[BaseModel] | None = None,
     headers: tuple[str, ...] = (),
+    query: tuple[Query, ...] = (),
+    produces: str | None = "application/json",
 ) -> Callable[[Handler], Handler]:
     """Register a route. Its rule is declared explicitly: `rule=policy.X`, or `permission="..."` (the
     rule of that permission), or `auth=False` (public: the request is signed or harmless)."""
@@ -119,7 +133,7 @@ def route(
 
     def register(fn: Handler) -> Handler:
         ROUTES.append(Route(method, path, fn, summary, body, permission, not public, status, [tag], verify=verify,
-                            form=form, headers=headers, rule=rule))  # fmt: skip
+                            form=form, headers=headers, query=query, produces=produces, rule=rule))  # fmt: skip
         return fn
 
     return register
@@ -238,6 +252,8 @@ def wrap(r: Route, deps: Deps) -> Callable[[web.Request], Awaitable[web.StreamRe
             return error_response(exc)
         except ValidationError as exc:
             return error_response(validation_error(exc))
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(ApiError(413, "the body is too large", "(body)"))
         except web.HTTPException:
             raise
         except Exception:
@@ -247,7 +263,21 @@ def wrap(r: Route, deps: Deps) -> Callable[[web.Request], Awaitable[web.StreamRe
     return handler
 
 
+def allow(path: str) -> str:
+    """The methods registered on a path template, as an `Allow` header says them."""
+    return ", ".join(sorted({r.method for r in ROUTES if r.path == path} | {"OPTIONS"}))
+
+
+def options(path: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204, headers={"Allow": allow(path)})
+
+    return handler
+
+
 def install(app: SeqflowApp, deps: Deps) -> None:
     router = app.web.web_app.router
     for r in ROUTES:
         router.add_route(r.method, r.path, wrap(r, deps))
+    for path in dict.fromkeys(r.path for r in ROUTES):
+        router.add_route("OPTIONS", path, options(path))

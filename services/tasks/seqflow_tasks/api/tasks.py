@@ -15,11 +15,13 @@ from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.outcomes import TaskAction
 from seqflow.messaging.rollup import RemoveMember
 from seqflow_tasks import policy
-from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
+from seqflow_tasks.api.registry import ApiError, Ctx, Query, reply, route
 from seqflow_tasks.api.sequences import visible_sequence
 from seqflow_tasks.db import Row
 
 FILTERS = ("sequence", "user", "priority", "type", "due_from", "due_to")
+_INSTANT = {"type": "string", "format": "date-time"}
+LIST_QUERY = tuple(Query(n, _INSTANT if n.startswith("due_") else {"type": "string"}) for n in FILTERS)
 
 
 class MarkIn(BaseModel):
@@ -75,7 +77,8 @@ async def open_list(ctx: Ctx) -> list[Row]:
         return await ctx.deps.store.open_tasks(c, where, args)
 
 
-@route("GET", "/tasks", "The caller's open tasks with counts per step type", rule=policy.WORKER, tag="tasks")
+@route("GET", "/tasks", "The caller's open tasks with counts per step type", rule=policy.WORKER, query=LIST_QUERY,
+       tag="tasks")  # fmt: skip
 async def list_tasks(ctx: Ctx) -> web.Response:
     tasks = await open_list(ctx)
     counts = dict(Counter(t["type"] for t in tasks))
@@ -214,7 +217,8 @@ def queue_row(e: Row) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@route("GET", "/queue", "Enrollments past step one with a pending next step", rule=policy.WORKER, tag="tasks")
+@route("GET", "/queue", "Enrollments past step one with a pending next step", rule=policy.WORKER, query=LIST_QUERY,
+       tag="tasks")  # fmt: skip
 async def queue(ctx: Ctx) -> web.Response:
     where, args = list_filter(ctx, alias="e")
     async with ctx.deps.pool.acquire() as c:

@@ -57,14 +57,16 @@ async def publish_unsubscribed(ctx: Ctx, address: str, send: Row | None, at: dat
     await ctx.deps.app.publisher.send_all(ctx.deps.app.topic_names.engagement_events, [env])
 
 
-@route("GET", "/t/o/{token}.gif", "Open pixel (signed)", rule=policy.PUBLIC, tag="tracking")
+@route("GET", "/t/o/{token}.gif", "Open pixel (signed)", rule=policy.PUBLIC, produces="image/gif",
+       tag="tracking")  # fmt: skip
 async def open_pixel(ctx: Ctx) -> web.Response:
     payload = token_payload(ctx, KIND_OPEN)
     await publish_engagement(ctx, await send_of(ctx, str(payload.get("m"))), "opened", ctx.deps.clock.now())
     return web.Response(body=PIXEL_GIF, content_type="image/gif", headers={"Cache-Control": "no-store"})
 
 
-@route("GET", "/t/c/{token}", "Click redirect (signed)", rule=policy.PUBLIC, tag="tracking")
+@route("GET", "/t/c/{token}", "Click redirect (signed)", rule=policy.PUBLIC, status=302, produces=None,
+       tag="tracking")  # fmt: skip
 async def click(ctx: Ctx) -> web.Response:
     payload = token_payload(ctx, KIND_CLICK)
     await publish_engagement(ctx, await send_of(ctx, str(payload.get("m"))), "clicked", ctx.deps.clock.now())
@@ -79,12 +81,14 @@ async def _unsubscribe(ctx: Ctx) -> web.Response:
     return web.Response(text="You are unsubscribed.", content_type="text/plain")
 
 
-@route("GET", "/t/u/{token}", "Unsubscribe link (signed)", rule=policy.PUBLIC, tag="tracking")
+@route("GET", "/t/u/{token}", "Unsubscribe link (signed)", rule=policy.PUBLIC, produces="text/plain",
+       tag="tracking")  # fmt: skip
 async def unsubscribe_get(ctx: Ctx) -> web.Response:
     return await _unsubscribe(ctx)
 
 
-@route("POST", "/t/u/{token}", "Unsubscribe (one-click, signed)", rule=policy.PUBLIC, tag="tracking")
+@route("POST", "/t/u/{token}", "Unsubscribe (one-click, signed)", rule=policy.PUBLIC,
+       produces="text/plain", tag="tracking")  # fmt: skip
 async def unsubscribe_post(ctx: Ctx) -> web.Response:
     return await _unsubscribe(ctx)
 
