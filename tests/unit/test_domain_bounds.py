@@ -1,13 +1,17 @@
 """What validation refuses because the system could not store or compute it (issues 10 and 11)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from seqflow.domain.activation import Activation
-from seqflow.domain.bounds import Instant, check_zone, parse_id, parse_instant_text
+from seqflow.domain.bounds import Instant, check_zone, iana_zones, parse_id, parse_instant_text
+from seqflow.domain.durations import MAX_DAYS
 from seqflow.domain.errors import ActivationError
 from seqflow.domain.text import depth, unstorable_path
 
@@ -109,3 +113,15 @@ def test_a_query_instant_out_of_range_or_without_offset_is_a_value_error(text: s
 
 def test_a_query_instant_is_read_as_utc() -> None:
     assert parse_instant_text("2026-12-01T09:00-05:00") == datetime(2026, 12, 1, 14, tzinfo=UTC)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(day=st.dates(min_value=date(1970, 1, 2), max_value=date(9000, 12, 31)),
+       zone=st.sampled_from(sorted(iana_zones())), minutes=st.integers(min_value=0, max_value=1439))  # fmt: skip
+def test_every_activation_that_validates_has_instants_the_engine_can_compute(day: date, zone: str,
+                                                                             minutes: int) -> None:  # fmt: skip
+    local = f"{day.isoformat()}T{minutes // 60:02d}:{minutes % 60:02d}"
+    act = Activation.from_json(settings(begin="1970-01-01", end=local, timezone=zone))
+    end = act.end_instant()
+    assert end is not None
+    assert end + timedelta(days=MAX_DAYS) > end  # the longest delay after the latest end still computes
