@@ -61,6 +61,9 @@ def cases(world: World) -> list[tuple[str, str, str, dict[str, Any], int, str]]:
         ("alice", "POST", "/sequences", {"json": {**act, "rate_limits": {"sms": {"count": 5, "per": "P400D"}}}},
          422, "rate_limits.sms.per"),  # fmt: skip
         ("alice", "POST", "/templates", {"json": _with_delay("P99999W")}, 422, "branches[0].steps[0].delay"),
+        ("alice", "POST", "/sequences", {"json": {**act, "name": "n" * 5000}}, 422, "name"),
+        ("alice", "POST", f"/rollups/{a['rollup']}/members", {"json": {"contacts": [{"id": "c" * 5000}]}}, 422,
+         "contacts[0].id"),  # fmt: skip
         ("alice", "POST", "/templates", {"data": b"{}", "headers": {"Content-Type": "text/plain"}}, 415,
          "Content-Type"),  # fmt: skip
     ]

@@ -42,6 +42,9 @@ def _non_blank(value: str) -> str:
 
 
 NonBlank = Annotated[str, AfterValidator(_non_blank)]
+# Sequence names are unique (a PostgreSQL btree index holds at most ~2.7 kB per value) and user ids are ids.
+Name = Annotated[str, Field(max_length=200), AfterValidator(_non_blank)]
+UserId = Annotated[str, Field(max_length=64), AfterValidator(_non_blank)]
 
 
 def _parse_local(value: Any) -> date:
@@ -157,7 +160,7 @@ class Activation(BaseModel):
 
     model_config = _FROZEN
 
-    name: NonBlank
+    name: Name
     template_id: str | None = None
     rollup_id: str | None = None
     begin: LocalDateOrTime
@@ -165,8 +168,8 @@ class Activation(BaseModel):
     send_days: tuple[Weekday, ...] | None = None
     send_window: SendWindow | None = None
     timezone: Annotated[str, PlainValidator(check_zone), WithJsonSchema({"type": "string", "examples": ["UTC"]})]
-    primary_user: NonBlank
-    team_members: tuple[NonBlank, ...] = ()
+    primary_user: UserId
+    team_members: tuple[UserId, ...] = Field(default=(), max_length=100)
     rate_limits: RateLimits | None = None
     rewrite_aliases: bool | None = None
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from seqflow.domain.text import Id, Name
+from seqflow.domain.errors import DomainError
+from seqflow.domain.text import MAX_ID, Id, Name
 from seqflow.messaging.base import ContactData
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.rollup import AddMember, ContactUpserted, RemoveMember, RollupCreated
@@ -27,6 +28,15 @@ class MembersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contacts: list[ContactData] = Field(default_factory=list, max_length=MAX_BATCH)
     contact_ids: list[Id] = Field(default_factory=list, max_length=MAX_BATCH)
+
+    @field_validator("contacts")
+    @classmethod
+    def _ids_fit(cls, contacts: list[ContactData]) -> list[ContactData]:
+        """Contact ids are primary keys: bounded like `contact_ids` (an index cannot hold a huge value)."""
+        for i, contact in enumerate(contacts):
+            if len(contact.id) > MAX_ID:
+                raise DomainError([(f"[{i}].id", f"must be at most {MAX_ID} characters")])
+        return contacts
 
 
 async def publish_commands(ctx: Ctx, envs: list[Envelope]) -> None:
