@@ -6,6 +6,7 @@ API=${API:-http://127.0.0.1:8000}
 ADMIN=${SEQFLOW_ADMIN_TOKEN:-dev-admin-token}
 EMAIL_SECRET=${SEQFLOW_EMAIL_WEBHOOK_SECRET:-dev-email-webhook-secret}
 SMS_TOKEN=${SEQFLOW_SMS_AUTH_TOKEN:-demo-token}  # what `seqflow dev` gives the services and the SMS stub
+PUBLIC_URL=${SEQFLOW_PUBLIC_URL:-$API}          # the URL Twilio signs is the service's configured public one
 S=$(date +%s)
 TOKEN=""  # the server generates it: taken from the POST /users answer below
 say() { printf '\n== %s\n' "$*"; }
@@ -101,7 +102,7 @@ print(" ".join(re.findall(r"/t/[oc]/[^\"]+", html)[:2]))')
     -H "X-Seqflow-Timestamp: $TS" -H "X-Seqflow-Signature: $SIG" -d "$BODY" | jq -c .
 fi
 say "an inbound SMS STOP (Twilio form post, signed with X-Twilio-Signature)"
-SIG=$(printf '%s' "$API/webhooks/smsBodySTOPFrom+15550000002" | openssl dgst -sha1 -hmac "$SMS_TOKEN" -binary | base64)
+SIG=$(printf '%s' "$PUBLIC_URL/webhooks/smsBodySTOPFrom+15550000002" | openssl dgst -sha1 -hmac "$SMS_TOKEN" -binary | base64)
 curl -sS -X POST "$API/webhooks/sms" -H "X-Twilio-Signature: $SIG" \
   --data-urlencode "From=+15550000002" --data-urlencode "Body=STOP" | jq -c .
 
