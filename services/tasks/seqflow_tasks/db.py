@@ -1,4 +1,5 @@
-"""Every SQL statement of the tasks service ($n parameters; `{schema}` is the service schema)."""
+"""The SQL statements of the tasks service ($n parameters; `{schema}` is the service schema); users, tokens,
+owners and visibility are in `db_access`."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from seqflow_tasks.db import Conn, Row
 from seqflow_tasks.errors import ApiError
@@ -138,7 +138,3 @@ def check_primary_user(ctx: Ctx, primary_user: str) -> None:
 
 MEMBER_SQL = "(s.primary_user = ? OR ? = ANY(s.team))"
 """The list filters' form of `on_sequence` (`?` is the user id), for the task list and the queue."""
-
-
-def describe(rule: Any) -> str:
-    return rule.doc if isinstance(rule, Rule) else "undeclared: refused"
