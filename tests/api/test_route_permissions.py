@@ -8,12 +8,13 @@ admits every signed-in user), so a route added without a rule fails here.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from support.tasks_service import Api
+from support.tasks_service import ADMIN, Api
 from support.world import World, build_world, template
 
 from seqflow_tasks import policy
@@ -199,7 +200,10 @@ async def test_nobody_can_choose_a_token_and_tokens_are_stored_only_as_hashes(ap
     del body["token"]
     _, created = await api.call("POST", "/users", json=body)
     async with api.app.pool.acquire() as c:  # type: ignore[union-attr]
-        stored = await c.fetchrow(f"SELECT * FROM {api.app.settings.schema_name('tasks')}.users WHERE id = 'erin'")
-    assert created["token"] not in [str(v) for v in stored.values()]
-    assert "token" not in dict(stored)
+        rows = await c.fetch(f"SELECT * FROM {api.app.settings.schema_name('tasks')}.users ORDER BY id")
+    stored = {r["id"]: dict(r) for r in rows}
+    assert created["token"] not in [str(v) for v in stored["erin"].values()]
+    assert stored["erin"]["token_hash"] == hashlib.sha256(created["token"].encode()).hexdigest()
+    assert stored["admin"]["token_hash"] == hashlib.sha256(ADMIN.encode()).hexdigest()  # the env token, hashed
+    assert all("token" not in r for r in stored.values())
     assert (await api.call("GET", "/users/me", created["token"]))[1]["id"] == "erin"
