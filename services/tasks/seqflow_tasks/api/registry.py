@@ -63,7 +63,7 @@ class Ctx:
 
     @property
     def is_admin(self) -> bool:
-        return ADMIN in (self.user.get("permissions") or [])
+        return policy.is_admin(self)
 
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
