@@ -1,4 +1,5 @@
-"""Every SQL statement of the tasks service ($n parameters; `{schema}` is the service schema)."""
+"""The SQL statements of the tasks service ($n parameters; `{schema}` is the service schema); users, tokens,
+owners and visibility are in `db_access`."""
 
 from __future__ import annotations
 
@@ -74,32 +75,6 @@ class Store:
         sql = "INSERT INTO {schema}.processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING"
         return str(await c.execute(self.q(sql), event_id)).endswith(" 1")
 
-    # ---- users -------------------------------------------------------------------------------
-    async def user_by_token(self, c: Conn, token: str) -> Row | None:
-        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.users WHERE token = $1"), token))
-
-    async def user(self, c: Conn, user_id: str) -> Row | None:
-        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.users WHERE id = $1"), user_id))
-
-    async def users(self, c: Conn, ids: Sequence[str]) -> list[Row]:
-        return rows(await c.fetch(self.q("SELECT * FROM {schema}.users WHERE id = ANY($1)"), list(ids)))
-
-    async def insert_user(self, c: Conn, u: Row) -> bool:
-        sql = (
-            "INSERT INTO {schema}.users (id, name, email, permissions, token) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT DO NOTHING"
-        )
-        args = (u["id"], u["name"], u["email"], list(u["permissions"]), u["token"])
-        return str(await c.execute(self.q(sql), *args)).endswith(" 1")
-
-    async def upsert_admin(self, c: Conn, token: str) -> None:
-        sql = (
-            "INSERT INTO {schema}.users (id, name, email, permissions, token)"
-            " VALUES ('admin', 'Administrator', 'admin@localhost', ARRAY['admin'], $1)"
-            " ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, permissions = EXCLUDED.permissions"
-        )
-        await c.execute(self.q(sql), token)
-
     # ---- templates ---------------------------------------------------------------------------
     async def insert_template(self, c: Conn, tid: str, body: Row, now: datetime) -> Row:
         sql = (
@@ -119,14 +94,7 @@ class Store:
     async def template(self, c: Conn, tid: str) -> Row | None:
         return row(await c.fetchrow(self.q("SELECT * FROM {schema}.templates WHERE id = $1"), tid))
 
-    async def templates(self, c: Conn) -> list[Row]:
-        return rows(await c.fetch(self.q("SELECT * FROM {schema}.templates ORDER BY created_at, id")))
-
     # ---- rollups, contacts, members ----------------------------------------------------------
-    async def insert_rollup(self, c: Conn, rid: str, name: str, now: datetime) -> None:
-        sql = "INSERT INTO {schema}.rollups (id, name, created_at) VALUES ($1, $2, $3)"
-        await c.execute(self.q(sql), rid, name, now)
-
     async def rollup(self, c: Conn, rid: str) -> Row | None:
         return row(await c.fetchrow(self.q("SELECT * FROM {schema}.rollups WHERE id = $1"), rid))
 
