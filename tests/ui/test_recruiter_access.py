@@ -67,6 +67,21 @@ async def test_an_expired_session_sends_the_user_back_to_sign_in(
     await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
 
 
+async def test_rotating_or_revoking_the_token_ends_the_sessions_it_opened(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    user = await make_user(admin, "rotator")
+    page = await signed_in(browser, ui_stack, user.token, pages)
+    fresh = (await user.ok("POST", "/users/rotator/token"))["token"]
+    await page.goto("/ui/queue")
+    await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
+
+    page = await signed_in(browser, ui_stack, fresh, pages)
+    await admin.ok("DELETE", "/users/rotator/token")
+    await page.goto("/ui/tasks")
+    await expect(page).to_have_url(f"{ui_stack.api}/ui/signin")
+
+
 async def test_a_form_posted_from_another_origin_is_refused_and_changes_nothing(
     ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
 ) -> None:

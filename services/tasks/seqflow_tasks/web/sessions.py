@@ -34,7 +34,7 @@ def same(a: str, b: str) -> bool:
 
 
 async def user_for_token(deps: Deps, c: Conn, token: str) -> Row | None:
-    """The API's own token → user lookup: when tokens move to stored hashes, only this line changes."""
+    """The API's own token → user lookup (hashed, constant-time), so sign-in accepts what the API accepts."""
     return await deps.store.user_by_token(c, token)
 
 
@@ -46,8 +46,10 @@ async def open_session(deps: Deps, token: str) -> tuple[str, Session] | None:
         if user is None:
             return None
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        sql = "INSERT INTO {schema}.sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)"
-        await c.execute(deps.store.q(sql), digest(sid), user["id"], csrf, now, now + LIFETIME)
+        # the session remembers which token opened it: rotating or revoking that token ends the session too
+        sql = ("INSERT INTO {schema}.sessions (id_hash, user_id, csrf, created_at, expires_at, token_hash)"
+               " VALUES ($1,$2,$3,$4,$5,$6)")
+        await c.execute(deps.store.q(sql), digest(sid), user["id"], csrf, now, now + LIFETIME, user["token_hash"])
     return sid, Session(user, csrf, digest(sid))
 
 
@@ -57,13 +59,13 @@ async def find_session(deps: Deps, request: web.Request) -> Session | None:
         return None
     sql = (
         "SELECT s.csrf, s.id_hash, u.* FROM {schema}.sessions s JOIN {schema}.users u ON u.id = s.user_id"
-        " WHERE s.id_hash = $1 AND s.expires_at > $2"
+        " WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.token_hash = u.token_hash"
     )
     async with deps.pool.acquire() as c:
         rec = await c.fetchrow(deps.store.q(sql), digest(sid), deps.clock.now())
     if rec is None:
         return None
-    user = {k: v for k, v in dict(rec).items() if k not in ("csrf", "id_hash")}
+    user = {k: v for k, v in dict(rec).items() if k not in ("csrf", "id_hash", "token_hash")}
     return Session(user, rec["csrf"], rec["id_hash"])
 
 

@@ -5,6 +5,7 @@ CREATE TABLE {schema}.sessions (
     user_id text NOT NULL,
     csrf text NOT NULL,
     created_at timestamptz NOT NULL,
-    expires_at timestamptz NOT NULL
+    expires_at timestamptz NOT NULL,
+    token_hash text NOT NULL  -- the user's token hash when signed in: a rotated or revoked token ends it
 );
 CREATE INDEX ON {schema}.sessions (expires_at);
