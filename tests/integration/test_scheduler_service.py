@@ -10,11 +10,14 @@ from typing import Any
 import asyncpg
 import pytest
 from support.api import eventually
-from support.kafka import Collector, produce, wait_for
+from support.kafka import Collector, produce, produce_raw, wait_for
 from support.services import service_env, started
 
 from seqflow.clock import FileClock, set_file_clock
 from seqflow.messaging.base import ContactData, UserRef
+from seqflow.messaging.codec import encode
+from seqflow.messaging.dispatch import SendResult
+from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.outcomes import TaskAction
 from seqflow.messaging.rollup import MemberAdded
@@ -133,3 +136,53 @@ async def test_a_sequence_waits_for_its_roster_and_starts_anyway_when_a_member_n
     finally:
         await conn.close()
         await sends.stop()
+
+
+BOUNCY: dict[str, Any] = {
+    "name": "bouncy", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "intro", "type": "auto_email",
+         "email": {"from_alias": "alice@agency.example", "subject": "Hi", "body": "Hello"},
+         "conditions": [{"when": "bounced", "then": {"exit": "bounced"}},
+                        {"when": "no_condition_met", "within": "P1D", "then": {"next": True}}]},
+        {"key": "call", "type": "call"}]}],
+}  # fmt: skip
+
+
+async def test_a_send_carries_its_limit_and_a_hard_bounce_exits_the_contact_and_suppresses_the_address(
+    broker: str, scheduler: SeqflowApp, file_clock: FileClock, pg_dsn: str, schema_prefix: str
+) -> None:
+    t = scheduler.topic_names
+    sends = await Collector(broker, t.due_sends).start()
+    changes = await Collector(broker, t.enrollment_changes).start()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        ada = ContactData(id="c1", first_name="Ada", email="Ada@X.example")
+        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+        limited = {**ACTIVATION, "rate_limits": {"email": {"count": 5, "per": "PT1H"}}}
+        act = SequenceActivated(sequence_id="s4", name="Bouncy", rollup_id="r4", template=BOUNCY,
+                                activation=limited, primary_user=user, activated_at=T0, roster=["c1"])  # fmt: skip
+        await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s4", act, T0)])
+        await produce(broker, t.rollup_membership, [("member_added", "c1", MemberAdded(rollup_id="r4", contact=ada,
+                                                                                       at=T0), T0)])  # fmt: skip
+        sent = await wait_for(lambda: sends.of("send_requested", sequence_id="s4"), what="the email")
+        assert sent[0].payload["limit"] == {"count": 5, "per_seconds": 3600}
+
+        later = T0 + timedelta(minutes=3)
+        set_file_clock(file_clock.path, later)
+        p = sent[0].payload
+        result = SendResult(sequence_id="s4", contact_id="c1", step="intro", attempt=p["attempt"], channel="email",
+                            idempotency_key=p["idempotency_key"], status="bounced", to=p["to"], at=later)  # fmt: skip
+        record = (b"s4:c1", encode(Envelope.wrap("send_result", "s4:c1", result, later)))
+        await produce_raw(broker, t.dispatch_results, [record, record])  # and a redelivery of it
+        exits = await wait_for(lambda: changes.of("enrollment_changed", sequence_id="s4", action="exited"),
+                               what="the contact exits on the bounce")  # fmt: skip
+        assert [(e.payload["at"], e.payload["detail"]["reason"]) for e in exits] == [("2026-12-01T14:03:00Z",
+                                                                                     "bounced")]  # fmt: skip
+        bounces = changes.of("enrollment_changed", sequence_id="s4", action="bounced")
+        assert len(bounces) == 1  # the redelivered result is the same event: applied once
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema_prefix}scheduler.suppressed "
+                                   "WHERE address = 'ada@x.example'") == 1  # fmt: skip
+    finally:
+        await conn.close()
+        await sends.stop()
+        await changes.stop()

@@ -14,11 +14,12 @@ from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
 from seqflow_scheduler.intake import HANDLERS, start_overdue
 from seqflow_scheduler.metrics import SchedulerMetrics
+from seqflow_scheduler.quarantine import TRANSIENT
 from seqflow_scheduler.tick import tick_one
 
 log = logging.getLogger("seqflow.scheduler")
 
-CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes")
+CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes", "dispatch_results")
 OUTBOX_BATCH = 500
 ROSTER_PATIENCE = timedelta(seconds=60)  # how long a new sequence waits for its roster's membership events
 
@@ -30,7 +31,10 @@ def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
 
     @app.timer(interval=app.settings.tick_seconds)
     async def ticker() -> None:
-        await run_ticks(app, db, clock, metrics)
+        try:
+            await run_ticks(app, db, clock, metrics)
+        except Exception:  # noqa: BLE001 - e.g. the database is away: the next tick tries again
+            log.exception("tick failed")
 
 
 def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
@@ -58,8 +62,11 @@ async def handle(app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None
         assert app.pool is not None
         async with app.pool.acquire() as conn, conn.transaction():
             await handler(conn, db, env, payload)  # type: ignore[operator]
-    except (PoisonMessage, ValueError) as exc:
-        await dead_letter(app.publisher, topic, key, value or b"", getattr(exc, "reason", str(exc)))
+    except TRANSIENT:
+        raise  # the database went away: the message is fine, the consumer must not skip it
+    except Exception as exc:  # noqa: BLE001 - a message that fails for any reason is parked, the consumer goes on
+        reason = exc.reason if isinstance(exc, PoisonMessage) else f"{type(exc).__name__}: {exc}"
+        await dead_letter(app.publisher, topic, key, value or b"", reason)
         return
     finally:
         app.metrics.handler_seconds.labels(env.type).observe(time.perf_counter() - started)
@@ -84,6 +91,9 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
                 metrics.observe(result.actions, now)
             await drain_outbox(app, db, conn)
         await drain_outbox(app, db, conn)
+        if metrics is not None:
+            metrics.quarantined.set(await db.quarantined_count(conn))
+            metrics.last_tick.set(time.time())
     return done
 
 

@@ -159,9 +159,19 @@ class SchedulerDb:
 
     async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
         await c.execute(
-            f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1 AND started",
+            f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) "
+            "WHERE id = $1 AND started AND error IS NULL",
             sequence_id, at,
         )  # fmt: skip
+
+    async def quarantine(self, c: asyncpg.Connection, sequence_id: str, reason: str) -> None:
+        """Set the sequence aside: never woken again until an operator clears `error`."""
+        await c.execute(
+            f"UPDATE {self.s}.sequences SET error = $2, wake_at = NULL WHERE id = $1", sequence_id, reason[:2000]
+        )
+
+    async def quarantined_count(self, c: asyncpg.Connection) -> int:
+        return int(await c.fetchval(f"SELECT count(*) FROM {self.s}.sequences WHERE error IS NOT NULL"))
 
     # ---- enrollments ----------------------------------------------------------------------
     async def open_enrollments(self, c: asyncpg.Connection, sequence_id: str) -> list[Enrollment]:

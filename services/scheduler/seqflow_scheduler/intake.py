@@ -15,6 +15,7 @@ import asyncpg
 from seqflow.domain.activation import Activation
 from seqflow.domain.template import Template
 from seqflow.messaging.base import ContactData
+from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.engagement import Engagement, Unsubscribed
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
@@ -114,6 +115,19 @@ async def on_unsubscribed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelo
     await db.suppress(conn, p.address.strip().lower())
 
 
+async def on_send_result(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SendResult) -> None:
+    """Provider outcomes reach the sequence (SPEC §6): a hard bounce is a `bounced` event on the step and
+    suppresses the address; a send skipped as suppressed is an `unsubscribed` event. Sent and failed change
+    nothing here (the attempt keeps its slot)."""
+    at = whole_seconds(p.at)
+    if p.status == "bounced":
+        if p.to.strip():
+            await db.suppress(conn, p.to.strip().lower())
+        await db.add_input(conn, p.sequence_id, str(env.id), Input(at, "bounced", p.contact_id, p.step))
+    elif p.status == "suppressed":
+        await db.add_input(conn, p.sequence_id, str(env.id), Input(at, "unsubscribed", p.contact_id))
+
+
 HANDLERS = {
     "member_added": on_member_added,
     "member_removed": on_member_removed,
@@ -123,4 +137,5 @@ HANDLERS = {
     "task_action": on_task_action,
     "engagement": on_engagement,
     "unsubscribed": on_unsubscribed,
+    "send_result": on_send_result,
 }

@@ -20,6 +20,7 @@ from seqflow.rules.gates import gates_for, whole_seconds
 from seqflow.rules.state import Action, Enrollment, Input
 from seqflow_scheduler.db import SchedulerDb, SequenceRow
 from seqflow_scheduler.outputs import Outputs
+from seqflow_scheduler.quarantine import TRANSIENT, quarantine
 from seqflow_scheduler.snapshot import input_from, state_from
 
 
@@ -28,6 +29,7 @@ class TickResult:
     sequence_id: str
     actions: list[Action]
     rejected: int
+    quarantined: bool = False
 
 
 def build_runtime(
@@ -55,10 +57,24 @@ def clamp(inp: Input, floor: datetime) -> Input:
 
 async def tick_one(conn: asyncpg.Connection, db: SchedulerDb, topics: Topics, sms_from: str,
                    now: datetime) -> TickResult | None:  # fmt: skip
-    """Claim one sequence with due work and run it up to `now`; None when nothing is due."""
+    """Claim one sequence with due work and run it up to `now`; None when nothing is due. A sequence that
+    fails (its engine or its data) rolls back alone (a savepoint) and is quarantined; the caller goes on."""
     row = await db.claim_due(conn, now)
     if row is None:
         return None
+    try:
+        async with conn.transaction():
+            return await advance(conn, db, row, topics, sms_from, now)
+    except TRANSIENT:
+        raise  # the database went away: nothing is wrong with the sequence
+    except Exception as exc:  # noqa: BLE001 - any failure of one sequence must not stop the others
+        await quarantine(conn, db, topics, row, now, exc)
+        return TickResult(row.id, [], 0, quarantined=True)
+
+
+async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, topics: Topics, sms_from: str,
+                  now: datetime) -> TickResult:  # fmt: skip
+    """Load the sequence's engine, apply its inbox, advance it to `now`, save it and fill the outbox."""
     enrollments = await db.open_enrollments(conn, row.id)
     inputs = [input_from(i) for i in await db.take_inputs(conn, row.id)]
     wanted = {e.contact_id for e in enrollments} | {i.contact for i in inputs if i.contact}
