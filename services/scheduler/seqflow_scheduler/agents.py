@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 from typing import Any
 
 from seqflow.clock import Clock
@@ -12,7 +11,7 @@ from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
-from seqflow_scheduler.intake import HANDLERS, start_overdue
+from seqflow_scheduler.intake import HANDLERS
 from seqflow_scheduler.metrics import SchedulerMetrics
 from seqflow_scheduler.quarantine import TRANSIENT
 from seqflow_scheduler.tick import tick_one
@@ -21,7 +20,6 @@ log = logging.getLogger("seqflow.scheduler")
 
 CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes", "dispatch_results")
 OUTBOX_BATCH = 500
-ROSTER_PATIENCE = timedelta(seconds=60)  # how long a new sequence waits for its roster's membership events
 
 
 def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
@@ -79,8 +77,6 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
         return 0
     now, done = clock.now(), 0
     async with app.pool.acquire() as conn:
-        async with conn.transaction():
-            await start_overdue(conn, db, now - ROSTER_PATIENCE)
         while True:
             async with conn.transaction():
                 result = await tick_one(conn, db, app.topic_names, app.settings.sms_from, now)

@@ -25,6 +25,8 @@ class SequenceRow:
     activated_at: datetime
     state: dict[str, Any]
     advanced_to: datetime
+    roster_missing: int = 0  # roster members whose membership event has not arrived
+    roster_size: int = 0
 
 
 class SchedulerDb:
@@ -77,42 +79,59 @@ class SchedulerDb:
     async def create_sequence(
         self, c: asyncpg.Connection, row: SequenceRow, state: SequenceState, roster: list[str] | None
     ) -> bool:
-        """A new sequence, not started (no wake) while it waits for a roster; False if it already exists."""
+        """A new sequence, due at its activation instant; False if it already exists."""
         status = await c.execute(
             f"INSERT INTO {self.s}.sequences (id, name, rollup_id, template, activation, primary_user, "
-            "activated_at, state, advanced_to, wake_at, roster, started) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,NULL,$9,false) ON CONFLICT (id) DO NOTHING",
+            "activated_at, state, advanced_to, wake_at, roster, started, roster_size) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,$7,$9,true,$10) ON CONFLICT (id) DO NOTHING",
             row.id, row.name, row.rollup_id, json.dumps(row.template), json.dumps(row.activation),
             json.dumps(row.primary_user), row.activated_at, state_json(state),
-            json.dumps(roster) if roster is not None else None,
+            json.dumps(roster) if roster is not None else None, len(roster or ()),
         )  # fmt: skip
         return bool(status.endswith("1"))
 
-    async def awaiting_start(self, c: asyncpg.Connection, rollup_id: str) -> list[asyncpg.Record]:
+    async def await_roster(self, c: asyncpg.Connection, row: SequenceRow, roster: list[str]) -> int:
+        """Record the roster members the membership copy does not hold yet; how many they are."""
+        status = await c.execute(
+            f"INSERT INTO {self.s}.roster_wait (sequence_id, contact_id) SELECT $1, r FROM unnest($3::text[]) r "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.s}.members m WHERE m.rollup_id = $2 AND m.contact_id = r) "
+            "ON CONFLICT DO NOTHING",
+            row.id, row.rollup_id, roster,
+        )  # fmt: skip
+        missing = int(status.rsplit(" ", 1)[-1])
+        await c.execute(f"UPDATE {self.s}.sequences SET roster_missing = $2 WHERE id = $1", row.id, missing)
+        return missing
+
+    async def roster_arrived(self, c: asyncpg.Connection, rollup_id: str, contact_id: str) -> None:
+        """One awaited roster member is in the copy now: one indexed delete per sequence waiting for it."""
+        await c.execute(
+            f"WITH gone AS (DELETE FROM {self.s}.roster_wait w USING {self.s}.sequences s "
+            "WHERE w.contact_id = $2 AND w.sequence_id = s.id AND s.rollup_id = $1 RETURNING w.sequence_id) "
+            f"UPDATE {self.s}.sequences SET roster_missing = roster_missing - 1 "
+            "WHERE id IN (SELECT sequence_id FROM gone)",
+            rollup_id, contact_id,
+        )  # fmt: skip
+
+    async def forget_roster(self, c: asyncpg.Connection, sequence_id: str) -> None:
+        """Stop waiting for roster members that never came (their events were dead-lettered)."""
+        await c.execute(f"DELETE FROM {self.s}.roster_wait WHERE sequence_id = $1", sequence_id)
+        await c.execute(f"UPDATE {self.s}.sequences SET roster_missing = 0 WHERE id = $1", sequence_id)
+
+    async def enter_present(self, c: asyncpg.Connection, sequence_id: str, rollup_id: str, at: datetime) -> None:
+        """A member_added input at the activation instant for every member present now, in one statement."""
+        await c.execute(
+            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, input) SELECT $1, 'start:' || contact_id, "
+            "jsonb_build_object('at', $3::text, 'type', 'member_added', 'contact', contact_id, 'step', NULL, "
+            f"'outcome', NULL, 'fields', NULL) FROM {self.s}.members WHERE rollup_id = $2 AND present "
+            "ORDER BY contact_id ON CONFLICT (sequence_id, event_id) DO NOTHING",
+            sequence_id, rollup_id, at.isoformat(),
+        )  # fmt: skip
+
+    async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[asyncpg.Record]:
         return list(await c.fetch(
-            f"SELECT id, roster, activated_at FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT started "
-            "FOR UPDATE", rollup_id,
+            f"SELECT id, activated_at FROM {self.s}.sequences WHERE rollup_id = $1 AND started AND NOT ended",
+            rollup_id,
         ))  # fmt: skip
-
-    async def rollups_awaiting(self, c: asyncpg.Connection, activated_before: datetime) -> list[str]:
-        rows = await c.fetch(
-            f"SELECT DISTINCT rollup_id FROM {self.s}.sequences WHERE NOT started AND activated_at < $1",
-            activated_before,
-        )
-        return [r["rollup_id"] for r in rows]
-
-    async def known_members(self, c: asyncpg.Connection, rollup_id: str) -> set[str]:
-        rows = await c.fetch(f"SELECT contact_id FROM {self.s}.members WHERE rollup_id = $1", rollup_id)
-        return {r["contact_id"] for r in rows}
-
-    async def mark_started(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
-        await c.execute(f"UPDATE {self.s}.sequences SET started = true, wake_at = $2 WHERE id = $1", sequence_id, at)
-
-    async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
-        rows = await c.fetch(
-            f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND started AND NOT ended", rollup_id
-        )
-        return [r["id"] for r in rows]
 
     async def sequences_enrolling(self, c: asyncpg.Connection, contact_id: str) -> list[str]:
         rows = await c.fetch(
@@ -131,6 +150,7 @@ class SchedulerDb:
         return SequenceRow(
             r["id"], r["name"], r["rollup_id"], json.loads(r["template"]), json.loads(r["activation"]),
             json.loads(r["primary_user"]), r["activated_at"], json.loads(r["state"]), r["advanced_to"],
+            r["roster_missing"], r["roster_size"],
         )  # fmt: skip
 
     async def save_sequence(
@@ -196,8 +216,13 @@ class SchedulerDb:
         )  # fmt: skip
         await self.wake(c, sequence_id, inp.at)
 
-    async def take_inputs(self, c: asyncpg.Connection, sequence_id: str) -> list[dict[str, Any]]:
-        rows = await c.fetch(f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 RETURNING id, input", sequence_id)
+    async def take_inputs(self, c: asyncpg.Connection, sequence_id: str, upto: datetime) -> list[dict[str, Any]]:
+        """The inbox up to `upto` (later inputs stay for a later tick), in arrival order."""
+        rows = await c.fetch(
+            f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 AND (input->>'at')::timestamptz <= $2 "
+            "RETURNING id, input",
+            sequence_id, upto,
+        )  # fmt: skip
         return [json.loads(r["input"]) for r in sorted(rows, key=lambda r: r["id"])]
 
     async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:

@@ -6,8 +6,9 @@ moves state between PostgreSQL and it, and turns its actions into messages.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,11 +18,14 @@ from seqflow.domain.template import Template
 from seqflow.messaging.topics import Topics
 from seqflow.rules.engine import Runtime
 from seqflow.rules.gates import gates_for, whole_seconds
-from seqflow.rules.state import Action, Enrollment, Input
+from seqflow.rules.state import CHANNEL_FIELD, Action, Enrollment, Input
 from seqflow_scheduler.db import SchedulerDb, SequenceRow
 from seqflow_scheduler.outputs import Outputs
 from seqflow_scheduler.quarantine import TRANSIENT, quarantine
 from seqflow_scheduler.snapshot import input_from, state_from
+
+log = logging.getLogger("seqflow.scheduler")
+ROSTER_PATIENCE = timedelta(seconds=60)  # how long a sequence waits for its roster's membership events
 
 
 @dataclass
@@ -33,12 +37,14 @@ class TickResult:
 
 
 def build_runtime(
-    row: SequenceRow, contacts: dict[str, dict[str, Any]], enrollments: list[Enrollment], suppressed: set[str]
-) -> Runtime:
+    row: SequenceRow, contacts: dict[str, dict[str, Any]], enrollments: list[Enrollment], suppressed: set[str],
+    holding: bool = False,
+) -> Runtime:  # fmt: skip
     activation = Activation.model_validate(row.activation)
+    template = Template.model_validate(row.template)
     limits = activation.rate_limits
     return Runtime(
-        Template.model_validate(row.template),
+        template,
         gates_for(activation),
         whole_seconds(row.activated_at),
         contacts,
@@ -47,7 +53,27 @@ def build_runtime(
         enrollments=enrollments,
         now=whole_seconds(row.advanced_to),
         suppressed=suppressed,
+        hold_limiters=crowded_channels(row, template, activation) if holding else frozenset(),
     )
+
+
+def holds_at_activation(row: SequenceRow, now: datetime) -> bool:
+    """While roster members are still arriving (for at most ROSTER_PATIENCE), the sequence stays at its
+    activation instant, so a late member still enters then, as the simulator has it."""
+    return row.roster_missing > 0 and now < row.activated_at + ROSTER_PATIENCE
+
+
+def crowded_channels(row: SequenceRow, template: Template, activation: Activation) -> frozenset[str]:
+    """Limited channels that cannot grant every roster member's sends of the activation instant: they wait
+    for the whole roster, so the slots go in (due, contact id) order. Other channels need no order."""
+    limits = activation.rate_limits
+    out = set()
+    for channel in CHANNEL_FIELD:
+        limit = getattr(limits, channel) if limits else None
+        steps = sum(1 for s in template.steps() if s.channel == channel)
+        if limit is not None and limit.count < row.roster_size * steps:
+            out.add(channel)
+    return frozenset(out)
 
 
 def clamp(inp: Input, floor: datetime) -> Input:
@@ -75,12 +101,19 @@ async def tick_one(conn: asyncpg.Connection, db: SchedulerDb, topics: Topics, sm
 async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, topics: Topics, sms_from: str,
                   now: datetime) -> TickResult:  # fmt: skip
     """Load the sequence's engine, apply its inbox, advance it to `now`, save it and fill the outbox."""
+    holding = holds_at_activation(row, now)
+    if holding:
+        now = row.activated_at
+    elif row.roster_missing:
+        log.warning("starting without the whole roster", extra={"sequence": row.id, "reason":
+                    f"{row.roster_missing} roster members never arrived"})  # fmt: skip
+        await db.forget_roster(conn, row.id)
     enrollments = await db.open_enrollments(conn, row.id)
-    inputs = [input_from(i) for i in await db.take_inputs(conn, row.id)]
+    inputs = [input_from(i) for i in await db.take_inputs(conn, row.id, now)]
     wanted = {e.contact_id for e in enrollments} | {i.contact for i in inputs if i.contact}
     contacts = await db.contacts(conn, wanted)
     addresses = {str(c.get(f) or "").strip().lower() for c in contacts.values() for f in ("email", "phone")}
-    rt = build_runtime(row, contacts, enrollments, await db.suppressed(conn, addresses - {""}))
+    rt = build_runtime(row, contacts, enrollments, await db.suppressed(conn, addresses - {""}), holding)
     floor = whole_seconds(row.advanced_to)
     for inp in inputs:
         rt.submit(clamp(inp, floor))
@@ -88,7 +121,8 @@ async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, t
     rt.advance(now)
     changed = [rt.enr[c] for c in rt.dirty if c in rt.enr]
     await db.save_enrollments(conn, row.id, changed)
-    await db.save_sequence(conn, row.id, rt.export_state(), now, rt.next_wake(), len(inputs))
+    wake = row.activated_at + ROSTER_PATIENCE if holding else rt.next_wake()  # an arrival wakes it sooner
+    await db.save_sequence(conn, row.id, rt.export_state(), now, wake, len(inputs))
     if rt.edits:
         await db.save_edits(conn, row.id, rt.edits.get("template"), rt.edits.get("activation"))
     out = Outputs(row, rt, topics, sms_from)

@@ -78,10 +78,15 @@ class Runtime:
         now: datetime | None = None,
         suppressed: Iterable[str] = (),
         keep: frozenset[str] | None = None,
+        hold_limiters: frozenset[str] = frozenset(),
     ) -> None:
-        """`keep`: record only these actions (the simulator prints a few; services want all)."""
+        """`keep`: record only these actions (the simulator prints a few; services want all).
+        `hold_limiters`: channels whose limiter grants nothing in this run: the live scheduler's wait while
+        the contacts entering at the activation instant still arrive, so their slots go in (due, contact id)
+        order. Their queues are kept; the simulator never holds."""
         self._use_template(template)
         self.keep = keep
+        self.hold_limiters = hold_limiters
         self.all_actions = keep is None  # hot-path emits of internal actions are skipped when not kept
         self._open_cache: dict[datetime, datetime | None] = {}
         self._after_cache: dict[tuple[datetime, int], datetime] = {}
@@ -294,8 +299,8 @@ class Runtime:
         if self.wake[channel] != at:
             return
         self.wake[channel] = None
-        if self.state.paused:
-            return  # resume wakes the limiter again
+        if self.state.paused or channel in self.hold_limiters:
+            return  # resume wakes the limiter again; a held queue is re-armed when the engine is next loaded
         queue, limiter, skipped = self.queues[channel], self.limiters[channel], []
         blocked = False
         pop, enr, attempt, has_room = heapq.heappop, self.enr, self._attempt, limiter.has_room  # the hot loop
