@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from seqflow.rules.state import Enrollment, Input, SequenceState
-from seqflow_scheduler.snapshot import enrollment_from, enrollment_json, input_json, state_json
+from seqflow.rules.state import Input, SequenceState
+from seqflow_scheduler.engine_db import EngineRows
+from seqflow_scheduler.snapshot import input_json, state_json
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class SequenceRow:
     roster_size: int = 0
 
 
-class SchedulerDb:
+class SchedulerDb(EngineRows):
     """Every query of the scheduler; `s` is the (possibly prefixed) schema name."""
 
     def __init__(self, schema: str) -> None:
@@ -192,20 +193,6 @@ class SchedulerDb:
 
     async def quarantined_count(self, c: asyncpg.Connection) -> int:
         return int(await c.fetchval(f"SELECT count(*) FROM {self.s}.sequences WHERE error IS NOT NULL"))
-
-    # ---- enrollments ----------------------------------------------------------------------
-    async def open_enrollments(self, c: asyncpg.Connection, sequence_id: str) -> list[Enrollment]:
-        rows = await c.fetch(
-            f"SELECT state FROM {self.s}.enrollments WHERE sequence_id = $1 AND NOT finished", sequence_id
-        )
-        return [enrollment_from(r["state"]) for r in rows]
-
-    async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment]) -> None:
-        await c.executemany(
-            f"INSERT INTO {self.s}.enrollments (sequence_id, contact_id, state, finished) VALUES ($1,$2,$3,$4) "
-            "ON CONFLICT (sequence_id, contact_id) DO UPDATE SET state = EXCLUDED.state, finished = EXCLUDED.finished",
-            [(sequence_id, e.contact_id, enrollment_json(e), e.finished) for e in es],
-        )  # fmt: skip
 
     # ---- inbox / outbox -------------------------------------------------------------------
     async def add_input(self, c: asyncpg.Connection, sequence_id: str, event_id: str, inp: Input) -> None:

@@ -18,11 +18,12 @@ from seqflow.domain.template import Template
 from seqflow.messaging.topics import Topics
 from seqflow.rules.engine import Runtime
 from seqflow.rules.gates import gates_for, whole_seconds
-from seqflow.rules.state import CHANNEL_FIELD, Action, Enrollment, Input
+from seqflow.rules.state import CHANNEL_FIELD, Action, Input, SequenceState
 from seqflow_scheduler.db import SchedulerDb, SequenceRow
+from seqflow_scheduler.load import Loaded, load, save_queues, wake_at
 from seqflow_scheduler.outputs import Outputs
 from seqflow_scheduler.quarantine import TRANSIENT, quarantine
-from seqflow_scheduler.snapshot import input_from, state_from
+from seqflow_scheduler.snapshot import state_from
 
 log = logging.getLogger("seqflow.scheduler")
 ROSTER_PATIENCE = timedelta(seconds=60)  # how long a sequence waits for its roster's membership events
@@ -36,24 +37,34 @@ class TickResult:
     quarantined: bool = False
 
 
-def build_runtime(
-    row: SequenceRow, contacts: dict[str, dict[str, Any]], enrollments: list[Enrollment], suppressed: set[str],
-    holding: bool = False,
-) -> Runtime:  # fmt: skip
-    activation = Activation.model_validate(row.activation)
-    template = Template.model_validate(row.template)
-    limits = activation.rate_limits
+@dataclass(frozen=True)
+class Setup:
+    """The sequence's parsed settings and template copy."""
+
+    activation: Activation
+    template: Template
+
+
+class QueueOverrun(Exception):
+    """The engine reached the end of a limiter queue head that was too short: load more and run again."""
+
+
+def build_runtime(row: SequenceRow, setup: Setup, state: SequenceState, loaded: Loaded,
+                  contacts: dict[str, dict[str, Any]], suppressed: set[str], holding: bool) -> Runtime:  # fmt: skip
+    limits = setup.activation.rate_limits
+    state.queue = loaded.queues
     return Runtime(
-        template,
-        gates_for(activation),
+        setup.template,
+        gates_for(setup.activation),
         whole_seconds(row.activated_at),
         contacts,
         limits={"email": limits.email, "sms": limits.sms} if limits else None,
-        state=state_from(row.state),
-        enrollments=enrollments,
+        state=state,
+        enrollments=loaded.enrollments,
         now=whole_seconds(row.advanced_to),
         suppressed=suppressed,
-        hold_limiters=crowded_channels(row, template, activation) if holding else frozenset(),
+        hold_limiters=crowded_channels(row, setup.template, setup.activation) if holding else frozenset(),
+        queue_horizon=loaded.horizon,
     )
 
 
@@ -88,19 +99,24 @@ async def tick_one(conn: asyncpg.Connection, db: SchedulerDb, topics: Topics, sm
     row = await db.claim_due(conn, now)
     if row is None:
         return None
-    try:
-        async with conn.transaction():
-            return await advance(conn, db, row, topics, sms_from, now)
-    except TRANSIENT:
-        raise  # the database went away: nothing is wrong with the sequence
-    except Exception as exc:  # noqa: BLE001 - any failure of one sequence must not stop the others
-        await quarantine(conn, db, topics, row, now, exc)
-        return TickResult(row.id, [], 0, quarantined=True)
+    scale = 1
+    while True:
+        try:
+            async with conn.transaction():
+                return await advance(conn, db, row, topics, sms_from, now, scale)
+        except QueueOverrun:
+            scale *= 4  # rolled back: run the same tick again with a longer queue head
+        except TRANSIENT:
+            raise  # the database went away: nothing is wrong with the sequence
+        except Exception as exc:  # noqa: BLE001 - any failure of one sequence must not stop the others
+            await quarantine(conn, db, topics, row, now, exc)
+            return TickResult(row.id, [], 0, quarantined=True)
 
 
 async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, topics: Topics, sms_from: str,
-                  now: datetime) -> TickResult:  # fmt: skip
-    """Load the sequence's engine, apply its inbox, advance it to `now`, save it and fill the outbox."""
+                  now: datetime, scale: int = 1) -> TickResult:  # fmt: skip
+    """Load what is due of the sequence's engine, apply its inbox, advance it to `now`, save what changed
+    and fill the outbox."""
     holding = holds_at_activation(row, now)
     if holding:
         now = row.activated_at
@@ -108,23 +124,34 @@ async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, t
         log.warning("starting without the whole roster", extra={"sequence": row.id, "reason":
                     f"{row.roster_missing} roster members never arrived"})  # fmt: skip
         await db.forget_roster(conn, row.id)
-    enrollments = await db.open_enrollments(conn, row.id)
-    inputs = [input_from(i) for i in await db.take_inputs(conn, row.id, now)]
-    wanted = {e.contact_id for e in enrollments} | {i.contact for i in inputs if i.contact}
+    floor = whole_seconds(row.advanced_to)
+    now = max(whole_seconds(now), floor)
+    setup = Setup(Activation.model_validate(row.activation), Template.model_validate(row.template))
+    state = state_from(row.state)
+    loaded = await load(conn, db, row, setup.activation, state, now, scale)
+    wanted = {e.contact_id for e in loaded.enrollments} | {i.contact for i in loaded.inputs if i.contact}
     contacts = await db.contacts(conn, wanted)
     addresses = {str(c.get(f) or "").strip().lower() for c in contacts.values() for f in ("email", "phone")}
-    rt = build_runtime(row, contacts, enrollments, await db.suppressed(conn, addresses - {""}), holding)
-    floor = whole_seconds(row.advanced_to)
-    for inp in inputs:
+    suppressed = await db.suppressed(conn, addresses - {""})
+    rt = build_runtime(row, setup, state, loaded, contacts, suppressed, holding)
+    for inp in loaded.inputs:
         rt.submit(clamp(inp, floor))
-    now = max(whole_seconds(now), floor)
     rt.advance(now)
-    changed = [rt.enr[c] for c in rt.dirty if c in rt.enr]
-    await db.save_enrollments(conn, row.id, changed)
-    wake = row.activated_at + ROSTER_PATIENCE if holding else rt.next_wake()  # an arrival wakes it sooner
-    await db.save_sequence(conn, row.id, rt.export_state(), now, wake, len(inputs))
+    if rt.overrun:
+        raise QueueOverrun(sorted(rt.overrun))
+    await save(conn, db, row, loaded, rt, now, holding)
+    await db.add_outbox(conn, Outputs(row, rt, topics, sms_from).messages())
+    return TickResult(row.id, rt.actions, len(rt.rejected))
+
+
+async def save(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, loaded: Loaded, rt: Runtime,
+               now: datetime, holding: bool) -> None:  # fmt: skip
+    await db.save_enrollments(conn, row.id, [rt.enr[c] for c in rt.dirty if c in rt.enr])
+    await save_queues(conn, db, row.id, loaded, rt)
+    state = rt.export_state()
+    state.queue = {}  # the queue is rows (limiter_queue)
+    # While holding at the activation instant, an arriving roster member wakes the sequence sooner.
+    wake = row.activated_at + ROSTER_PATIENCE if holding else await wake_at(conn, db, row.id, rt)
+    await db.save_sequence(conn, row.id, state, now, wake, len(loaded.inputs))
     if rt.edits:
         await db.save_edits(conn, row.id, rt.edits.get("template"), rt.edits.get("activation"))
-    out = Outputs(row, rt, topics, sms_from)
-    await db.add_outbox(conn, out.messages())
-    return TickResult(row.id, rt.actions, len(rt.rejected))
