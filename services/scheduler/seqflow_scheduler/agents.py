@@ -20,6 +20,7 @@ log = logging.getLogger("seqflow.scheduler")
 
 CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes", "dispatch_results")
 OUTBOX_BATCH = 500
+OUTBOX_PARTS_AT_ONCE = 4  # of OUTBOX_PARTS: leaves partitions for the other replicas
 
 
 def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
@@ -94,15 +95,16 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
 
 
 async def drain_outbox(app: SeqflowApp, db: SchedulerDb, conn: Any) -> None:
-    """Publish the outbox in order. One replica at a time (an advisory lock), so one enrollment's
-    messages never overtake each other; a replica that finds the lock taken leaves it to the holder."""
+    """Publish the outbox, a few partitions at a time: replicas drain different partitions at once, and
+    one partition is drained by one replica at a time in id order, so one key's messages keep their order."""
     while True:
         async with conn.transaction():
-            if not await db.lock_outbox(conn):
+            parts = await db.lock_outbox_parts(conn, OUTBOX_PARTS_AT_ONCE)
+            if not parts:
                 return
-            rows = await db.take_outbox(conn, OUTBOX_BATCH)
+            rows = await db.take_outbox(conn, parts, OUTBOX_BATCH)
             for r in rows:
                 await app.publisher.send_raw(r["topic"], r["key"].encode(), bytes(r["value"]))
             await app.publisher.flush()
-        if len(rows) < OUTBOX_BATCH:
+        if not rows:
             return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +15,13 @@ import asyncpg
 from seqflow.rules.state import Input, SequenceState
 from seqflow_scheduler.engine_db import EngineRows
 from seqflow_scheduler.snapshot import input_json, state_json
+
+OUTBOX_PARTS = 16
+
+
+def outbox_part(key: str) -> int:
+    """The outbox partition of an enrollment key (stable across processes, unlike hash())."""
+    return zlib.crc32(key.encode("utf-8")) % OUTBOX_PARTS
 
 
 @dataclass(frozen=True)
@@ -214,14 +223,28 @@ class SchedulerDb(EngineRows):
 
     async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:
         if rows:
-            await c.executemany(f"INSERT INTO {self.s}.outbox (topic, key, value) VALUES ($1, $2, $3)", rows)
+            await c.executemany(
+                f"INSERT INTO {self.s}.outbox (topic, key, value, part) VALUES ($1, $2, $3, $4)",
+                [(topic, key, value, outbox_part(key)) for topic, key, value in rows],
+            )  # fmt: skip
 
-    async def lock_outbox(self, c: asyncpg.Connection) -> bool:
-        return bool(await c.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"{self.s}.outbox"))
+    async def lock_outbox_parts(self, c: asyncpg.Connection, most: int) -> list[int]:
+        """Up to `most` partitions with messages that no other replica is draining, locked until the
+        transaction ends; tried in a random order so replicas spread over the partitions."""
+        waiting = [r["part"] for r in await c.fetch(f"SELECT DISTINCT part FROM {self.s}.outbox")]
+        random.shuffle(waiting)
+        rows = await c.fetch(
+            "SELECT p FROM unnest($2::int[]) AS p WHERE pg_try_advisory_xact_lock(hashtext($1), p) LIMIT $3",
+            f"{self.s}.outbox", waiting, most,
+        )  # fmt: skip
+        return [r["p"] for r in rows]
 
-    async def take_outbox(self, c: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-        return list(await c.fetch(
-            f"DELETE FROM {self.s}.outbox WHERE id IN (SELECT id FROM {self.s}.outbox ORDER BY id "
-            "LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, value",
-            limit,
-        ))  # fmt: skip
+    async def take_outbox(self, c: asyncpg.Connection, parts: list[int], limit: int) -> list[asyncpg.Record]:
+        """The oldest messages of these (locked) partitions, removed; in id order, which within one key is
+        the order its ticks committed (one sequence ticks on one replica at a time)."""
+        rows = await c.fetch(
+            f"DELETE FROM {self.s}.outbox WHERE id IN (SELECT id FROM {self.s}.outbox WHERE part = ANY($1::int[]) "
+            "ORDER BY id LIMIT $2) RETURNING id, topic, key, value",
+            parts, limit,
+        )  # fmt: skip
+        return sorted(rows, key=lambda r: r["id"])
