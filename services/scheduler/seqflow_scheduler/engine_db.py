@@ -42,11 +42,16 @@ class EngineRows:
         return [enrollment_from(r["state"]) for r in rows]
 
     async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment]) -> None:
-        await c.executemany(
+        """One statement for the whole batch (arrays unnested), not one round trip per enrollment."""
+        if not es:
+            return
+        await c.execute(
             f"INSERT INTO {self.s}.enrollments (sequence_id, contact_id, state, finished, due_at) "
-            "VALUES ($1,$2,$3,$4,$5) ON CONFLICT (sequence_id, contact_id) DO UPDATE SET state = EXCLUDED.state, "
+            "SELECT $1, * FROM unnest($2::text[], $3::jsonb[], $4::bool[], $5::timestamptz[]) "
+            "ON CONFLICT (sequence_id, contact_id) DO UPDATE SET state = EXCLUDED.state, "
             "finished = EXCLUDED.finished, due_at = EXCLUDED.due_at",
-            [(sequence_id, e.contact_id, enrollment_json(e), e.finished, timer_at(e)) for e in es],
+            sequence_id, [e.contact_id for e in es], [enrollment_json(e) for e in es], [e.finished for e in es],
+            [timer_at(e) for e in es],
         )  # fmt: skip
 
     async def next_due(self, c: asyncpg.Connection, sequence_id: str) -> datetime | None:
@@ -77,13 +82,19 @@ class EngineRows:
     async def update_queue(self, c: asyncpg.Connection, sequence_id: str, channel: str,
                            gone: Iterable[QueueItem], added: Iterable[QueueItem]) -> None:  # fmt: skip
         """Only the items a tick took or added: the rest of the queue is neither read nor rewritten."""
-        await c.executemany(
-            f"DELETE FROM {self.s}.limiter_queue WHERE sequence_id = $1 AND channel = $2 AND due = $3 "
-            "AND contact_id = $4 AND step = $5",
-            [(sequence_id, channel, *item) for item in gone],
-        )  # fmt: skip
-        await c.executemany(
-            f"INSERT INTO {self.s}.limiter_queue (sequence_id, channel, due, contact_id, step) "
-            "VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
-            [(sequence_id, channel, *item) for item in added],
-        )  # fmt: skip
+        for sql, items in ((QUEUE_DELETE, list(gone)), (QUEUE_INSERT, list(added))):
+            if items:
+                dues, contacts, steps = zip(*items, strict=True)
+                await c.execute(sql.format(s=self.s), sequence_id, channel, list(dues), list(contacts), list(steps))
+
+
+QUEUE_ITEMS = "unnest($3::timestamptz[], $4::text[], $5::text[])"
+QUEUE_DELETE = (
+    "DELETE FROM {s}.limiter_queue q USING " + QUEUE_ITEMS + " AS i(due, contact_id, step) "
+    "WHERE q.sequence_id = $1 AND q.channel = $2 AND q.due = i.due AND q.contact_id = i.contact_id "
+    "AND q.step = i.step"
+)
+QUEUE_INSERT = (
+    "INSERT INTO {s}.limiter_queue (sequence_id, channel, due, contact_id, step) "
+    "SELECT $1, $2, * FROM " + QUEUE_ITEMS + " ON CONFLICT DO NOTHING"
+)
