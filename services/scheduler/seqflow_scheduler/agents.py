@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
+
+import asyncpg
 
 from seqflow.clock import Clock
 from seqflow.messaging.codec import PoisonMessage, decode_payload
@@ -20,6 +23,7 @@ log = logging.getLogger("seqflow.scheduler")
 
 CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes", "dispatch_results")
 OUTBOX_BATCH = 500
+RETRIES = 5  # of a handler that lost a deadlock against a tick
 OUTBOX_PARTS_AT_ONCE = 4  # of OUTBOX_PARTS: leaves partitions for the other replicas
 
 
@@ -57,10 +61,7 @@ async def handle(app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None
         return  # another consumer's message type on a shared topic
     started = time.perf_counter()
     try:
-        payload = decode_payload(env)
-        assert app.pool is not None
-        async with app.pool.acquire() as conn, conn.transaction():
-            await handler(conn, db, env, payload)  # type: ignore[operator]
+        await apply(app, db, env, handler)
     except TRANSIENT:
         raise  # the database went away: the message is fine, the consumer must not skip it
     except Exception as exc:  # noqa: BLE001 - a message that fails for any reason is parked, the consumer goes on
@@ -70,6 +71,21 @@ async def handle(app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None
     finally:
         app.metrics.handler_seconds.labels(env.type).observe(time.perf_counter() - started)
     log.debug("applied", extra={"event_id": str(env.id), "enrollment": env.key})
+
+
+async def apply(app: SeqflowApp, db: SchedulerDb, env: Any, handler: Any) -> None:
+    """Run the handler in a transaction; a deadlock or serialization failure (a concurrent tick) is retried."""
+    payload = decode_payload(env)
+    assert app.pool is not None
+    for attempt in range(RETRIES):
+        try:
+            async with app.pool.acquire() as conn, conn.transaction():
+                await handler(conn, db, env, payload)
+            return
+        except asyncpg.TransactionRollbackError:
+            if attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: SchedulerMetrics | None = None) -> int:

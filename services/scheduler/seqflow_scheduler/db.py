@@ -117,14 +117,14 @@ class SchedulerDb(EngineRows):
         await c.execute(
             f"WITH gone AS (DELETE FROM {self.s}.roster_wait w USING {self.s}.sequences s "
             "WHERE w.contact_id = $2 AND w.sequence_id = s.id AND s.rollup_id = $1 RETURNING w.sequence_id) "
-            f"UPDATE {self.s}.sequences SET roster_missing = roster_missing - 1 "
+            f"UPDATE {self.s}.sequences SET roster_missing = GREATEST(roster_missing - 1, 0) "
             "WHERE id IN (SELECT sequence_id FROM gone)",
             rollup_id, contact_id,
         )  # fmt: skip
 
     async def forget_roster(self, c: asyncpg.Connection, sequence_id: str) -> None:
-        """Stop waiting for roster members that never came (their events were dead-lettered)."""
-        await c.execute(f"DELETE FROM {self.s}.roster_wait WHERE sequence_id = $1", sequence_id)
+        """Stop waiting for roster members that never came. Their roster_wait rows stay: deleting them here
+        would lock rows in the opposite order to intake (roster_wait, then the sequence) and deadlock."""
         await c.execute(f"UPDATE {self.s}.sequences SET roster_missing = 0 WHERE id = $1", sequence_id)
 
     async def enter_present(self, c: asyncpg.Connection, sequence_id: str, rollup_id: str, at: datetime) -> None:

@@ -16,8 +16,9 @@ from seqflow_scheduler.outputs import message_row
 log = logging.getLogger("seqflow.scheduler")
 
 QUARANTINED = "sequence_quarantined"  # the action the tasks service shows as state `error`
-# Failures of the database connection say nothing about the sequence: those are retried, not quarantined.
-TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+# Failures of the database connection, deadlocks and serialization failures say nothing about the sequence
+# or the message: those are retried (the next tick, the redelivery), never quarantined or dead-lettered.
+TRANSIENT = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, asyncpg.TransactionRollbackError)
 
 
 async def quarantine(conn: asyncpg.Connection, db: SchedulerDb, topics: Topics, row: SequenceRow, now: datetime,
