@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-CONTEXT_FIELDS = ("event_id", "enrollment", "topic", "reason")
+CONTEXT_FIELDS = ("event_id", "enrollment", "topic", "reason", "sequence")
 
 
 class JsonFormatter(logging.Formatter):

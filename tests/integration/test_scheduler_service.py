@@ -10,11 +10,14 @@ from typing import Any
 import asyncpg
 import pytest
 from support.api import eventually
-from support.kafka import Collector, produce, wait_for
+from support.kafka import Collector, produce, produce_raw, wait_for
 from support.services import service_env, started
 
 from seqflow.clock import FileClock, set_file_clock
 from seqflow.messaging.base import ContactData, UserRef
+from seqflow.messaging.codec import encode
+from seqflow.messaging.dispatch import SendResult
+from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.outcomes import TaskAction
 from seqflow.messaging.rollup import MemberAdded
@@ -105,31 +108,104 @@ async def test_nothing_is_sent_while_the_sequence_is_paused(
         await sends.stop()
 
 
-async def test_a_sequence_waits_for_its_roster_and_starts_anyway_when_a_member_never_arrives(
+def member(rollup: str, cid: str) -> tuple[str, str, MemberAdded, datetime]:
+    """A member added a minute before the activation, as the API records roster members."""
+    contact = ContactData(id=cid, first_name=cid, email=f"{cid}@x.example")
+    return "member_added", cid, MemberAdded(rollup_id=rollup, contact=contact, at=T0 - timedelta(minutes=1)), T0
+
+
+def activation_of(sid: str, rollup: str, roster: list[str], **settings: Any) -> tuple[str, str, Any, datetime]:
+    user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+    act = SequenceActivated(sequence_id=sid, name=sid, rollup_id=rollup, template=TEMPLATE,
+                            activation={**ACTIVATION, **settings}, primary_user=user, activated_at=T0,
+                            roster=roster)  # fmt: skip
+    return "sequence_activated", sid, act, T0
+
+
+async def test_the_first_contact_gets_its_email_while_the_rest_of_the_roster_is_still_arriving(
+    broker: str, scheduler: SeqflowApp
+) -> None:
+    t = scheduler.topic_names
+    sends = await Collector(broker, t.due_sends).start()
+    try:
+        await produce(broker, t.sequence_lifecycle, [activation_of("s3", "r3", ["c1", "ghost"])])
+        await produce(broker, t.rollup_membership, [member("r3", "c1")])
+        sent = await wait_for(lambda: sends.of("send_requested", sequence_id="s3"), what="c1's email")
+        assert [(s.payload["contact_id"], s.payload["at"]) for s in sent] == [("c1", "2026-12-01T14:00:00Z")]
+    finally:
+        await sends.stop()
+
+
+async def test_a_limited_channel_grants_the_activation_instant_in_contact_order_once_the_roster_is_in_or_overdue(
     broker: str, scheduler: SeqflowApp, file_clock: FileClock, pg_dsn: str, schema_prefix: str
 ) -> None:
     t = scheduler.topic_names
     sends = await Collector(broker, t.due_sends).start()
     conn = await asyncpg.connect(pg_dsn)
     try:
-        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
-        act = SequenceActivated(sequence_id="s3", name="Roster", rollup_id="r3", template=TEMPLATE,
-                                activation=ACTIVATION, primary_user=user, activated_at=T0,
-                                roster=["c1", "ghost"])  # fmt: skip
-        await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s3", act, T0)])
-        ada = ContactData(id="c1", first_name="Ada", email="ada@x.example")
-        await produce(broker, t.rollup_membership, [("member_added", "c1", MemberAdded(rollup_id="r3", contact=ada,
-                                                                                       at=T0), T0)])  # fmt: skip
-        query = f"SELECT started FROM {schema_prefix}scheduler.sequences s, {schema_prefix}scheduler.members m " \
-                "WHERE s.id = 's3' AND m.rollup_id = 'r3' AND m.contact_id = 'c1'"  # fmt: skip
-        assert (
-            await eventually(lambda: conn.fetchval(query), lambda v: v is not None, "activation and c1 seen") is False
-        )
-        assert sends.of("send_requested", sequence_id="s3") == []  # still waiting for 'ghost'
+        one = {"rate_limits": {"email": {"count": 1, "per": "PT1H"}}}
+        await produce(broker, t.sequence_lifecycle, [activation_of("s5", "r5", ["c1", "c2", "ghost"], **one)])
+        await produce(broker, t.rollup_membership, [member("r5", "c2")])  # c2 first: it must not take c1's slot
+        entered = f"SELECT count(*) FROM {schema_prefix}scheduler.enrollments WHERE sequence_id = 's5' " \
+                  "AND state->>'status' = 'active'"  # fmt: skip
+        await eventually(lambda: conn.fetchval(entered), lambda n: n == 1, "c2 entered before the rest arrived")
+        await produce(broker, t.rollup_membership, [member("r5", "c1")])
+        await eventually(lambda: conn.fetchval(entered), lambda n: n == 2, "c1 entered")
+        assert sends.of("send_requested", sequence_id="s5") == []  # still waiting for 'ghost'
 
         set_file_clock(file_clock.path, T0 + timedelta(seconds=61))  # past the roster patience
-        sent = await wait_for(lambda: sends.of("send_requested", sequence_id="s3"), what="c1's email")
+        sent = await wait_for(lambda: sends.of("send_requested", sequence_id="s5"), what="the first slot")
         assert [(s.payload["contact_id"], s.payload["at"]) for s in sent] == [("c1", "2026-12-01T14:00:00Z")]
     finally:
         await conn.close()
         await sends.stop()
+
+
+BOUNCY: dict[str, Any] = {
+    "name": "bouncy", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "intro", "type": "auto_email",
+         "email": {"from_alias": "alice@agency.example", "subject": "Hi", "body": "Hello"},
+         "conditions": [{"when": "bounced", "then": {"exit": "bounced"}},
+                        {"when": "no_condition_met", "within": "P1D", "then": {"next": True}}]},
+        {"key": "call", "type": "call"}]}],
+}  # fmt: skip
+
+
+async def test_a_send_carries_its_limit_and_a_hard_bounce_exits_the_contact_and_suppresses_the_address(
+    broker: str, scheduler: SeqflowApp, file_clock: FileClock, pg_dsn: str, schema_prefix: str
+) -> None:
+    t = scheduler.topic_names
+    sends = await Collector(broker, t.due_sends).start()
+    changes = await Collector(broker, t.enrollment_changes).start()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        ada = ContactData(id="c1", first_name="Ada", email="Ada@X.example")
+        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+        limited = {**ACTIVATION, "rate_limits": {"email": {"count": 5, "per": "PT1H"}}}
+        act = SequenceActivated(sequence_id="s4", name="Bouncy", rollup_id="r4", template=BOUNCY,
+                                activation=limited, primary_user=user, activated_at=T0, roster=["c1"])  # fmt: skip
+        await produce(broker, t.sequence_lifecycle, [("sequence_activated", "s4", act, T0)])
+        await produce(broker, t.rollup_membership, [("member_added", "c1", MemberAdded(rollup_id="r4", contact=ada,
+                                                                                       at=T0), T0)])  # fmt: skip
+        sent = await wait_for(lambda: sends.of("send_requested", sequence_id="s4"), what="the email")
+        assert sent[0].payload["limit"] == {"count": 5, "per_seconds": 3600}
+
+        later = T0 + timedelta(minutes=3)
+        set_file_clock(file_clock.path, later)
+        p = sent[0].payload
+        result = SendResult(sequence_id="s4", contact_id="c1", step="intro", attempt=p["attempt"], channel="email",
+                            idempotency_key=p["idempotency_key"], status="bounced", to=p["to"], at=later)  # fmt: skip
+        record = (b"s4:c1", encode(Envelope.wrap("send_result", "s4:c1", result, later)))
+        await produce_raw(broker, t.dispatch_results, [record, record])  # and a redelivery of it
+        exits = await wait_for(lambda: changes.of("enrollment_changed", sequence_id="s4", action="exited"),
+                               what="the contact exits on the bounce")  # fmt: skip
+        assert [(e.payload["at"], e.payload["detail"]["reason"]) for e in exits] == [("2026-12-01T14:03:00Z",
+                                                                                     "bounced")]  # fmt: skip
+        bounces = changes.of("enrollment_changed", sequence_id="s4", action="bounced")
+        assert len(bounces) == 1  # the redelivered result is the same event: applied once
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema_prefix}scheduler.suppressed "
+                                   "WHERE address = 'ada@x.example'") == 1  # fmt: skip
+    finally:
+        await conn.close()
+        await sends.stop()
+        await changes.stop()

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from datetime import timedelta
 from typing import Any
+
+import asyncpg
 
 from seqflow.clock import Clock
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
-from seqflow_scheduler.intake import HANDLERS, start_overdue
+from seqflow_scheduler.intake import HANDLERS
 from seqflow_scheduler.metrics import SchedulerMetrics
+from seqflow_scheduler.quarantine import TRANSIENT
 from seqflow_scheduler.tick import tick_one
 
 log = logging.getLogger("seqflow.scheduler")
 
-CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes")
+CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes", "dispatch_results")
 OUTBOX_BATCH = 500
-ROSTER_PATIENCE = timedelta(seconds=60)  # how long a new sequence waits for its roster's membership events
+RETRIES = 5  # of a handler that lost a deadlock against a tick
+OUTBOX_PARTS_AT_ONCE = 4  # of OUTBOX_PARTS: leaves partitions for the other replicas
 
 
 def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
@@ -30,7 +34,10 @@ def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
 
     @app.timer(interval=app.settings.tick_seconds)
     async def ticker() -> None:
-        await run_ticks(app, db, clock, metrics)
+        try:
+            await run_ticks(app, db, clock, metrics)
+        except Exception:  # noqa: BLE001 - e.g. the database is away: the next tick tries again
+            log.exception("tick failed")
 
 
 def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
@@ -54,16 +61,31 @@ async def handle(app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None
         return  # another consumer's message type on a shared topic
     started = time.perf_counter()
     try:
-        payload = decode_payload(env)
-        assert app.pool is not None
-        async with app.pool.acquire() as conn, conn.transaction():
-            await handler(conn, db, env, payload)  # type: ignore[operator]
-    except (PoisonMessage, ValueError) as exc:
-        await dead_letter(app.publisher, topic, key, value or b"", getattr(exc, "reason", str(exc)))
+        await apply(app, db, env, handler)
+    except TRANSIENT:
+        raise  # the database went away: the message is fine, the consumer must not skip it
+    except Exception as exc:  # noqa: BLE001 - a message that fails for any reason is parked, the consumer goes on
+        reason = exc.reason if isinstance(exc, PoisonMessage) else f"{type(exc).__name__}: {exc}"
+        await dead_letter(app.publisher, topic, key, value or b"", reason)
         return
     finally:
         app.metrics.handler_seconds.labels(env.type).observe(time.perf_counter() - started)
     log.debug("applied", extra={"event_id": str(env.id), "enrollment": env.key})
+
+
+async def apply(app: SeqflowApp, db: SchedulerDb, env: Any, handler: Any) -> None:
+    """Run the handler in a transaction; a deadlock or serialization failure (a concurrent tick) is retried."""
+    payload = decode_payload(env)
+    assert app.pool is not None
+    for attempt in range(RETRIES):
+        try:
+            async with app.pool.acquire() as conn, conn.transaction():
+                await handler(conn, db, env, payload)
+            return
+        except asyncpg.TransactionRollbackError:
+            if attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: SchedulerMetrics | None = None) -> int:
@@ -72,8 +94,6 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
         return 0
     now, done = clock.now(), 0
     async with app.pool.acquire() as conn:
-        async with conn.transaction():
-            await start_overdue(conn, db, now - ROSTER_PATIENCE)
         while True:
             async with conn.transaction():
                 result = await tick_one(conn, db, app.topic_names, app.settings.sms_from, now)
@@ -84,19 +104,23 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
                 metrics.observe(result.actions, now)
             await drain_outbox(app, db, conn)
         await drain_outbox(app, db, conn)
+        if metrics is not None:
+            metrics.quarantined.set(await db.quarantined_count(conn))
+            metrics.last_tick.set(time.time())
     return done
 
 
 async def drain_outbox(app: SeqflowApp, db: SchedulerDb, conn: Any) -> None:
-    """Publish the outbox in order. One replica at a time (an advisory lock), so one enrollment's
-    messages never overtake each other; a replica that finds the lock taken leaves it to the holder."""
+    """Publish the outbox, a few partitions at a time: replicas drain different partitions at once, and
+    one partition is drained by one replica at a time in id order, so one key's messages keep their order."""
     while True:
         async with conn.transaction():
-            if not await db.lock_outbox(conn):
+            parts = await db.lock_outbox_parts(conn, OUTBOX_PARTS_AT_ONCE)
+            if not parts:
                 return
-            rows = await db.take_outbox(conn, OUTBOX_BATCH)
+            rows = await db.take_outbox(conn, parts, OUTBOX_BATCH)
             for r in rows:
                 await app.publisher.send_raw(r["topic"], r["key"].encode(), bytes(r["value"]))
             await app.publisher.flush()
-        if len(rows) < OUTBOX_BATCH:
+        if not rows:
             return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +12,16 @@ from typing import Any
 
 import asyncpg
 
-from seqflow.rules.state import Enrollment, Input, SequenceState
-from seqflow_scheduler.snapshot import enrollment_from, enrollment_json, input_json, state_json
+from seqflow.rules.state import Input, SequenceState
+from seqflow_scheduler.engine_db import EngineRows
+from seqflow_scheduler.snapshot import input_json, state_json
+
+OUTBOX_PARTS = 16
+
+
+def outbox_part(key: str) -> int:
+    """The outbox partition of an enrollment key (stable across processes, unlike hash())."""
+    return zlib.crc32(key.encode("utf-8")) % OUTBOX_PARTS
 
 
 @dataclass(frozen=True)
@@ -25,9 +35,11 @@ class SequenceRow:
     activated_at: datetime
     state: dict[str, Any]
     advanced_to: datetime
+    roster_missing: int = 0  # roster members whose membership event has not arrived
+    roster_size: int = 0
 
 
-class SchedulerDb:
+class SchedulerDb(EngineRows):
     """Every query of the scheduler; `s` is the (possibly prefixed) schema name."""
 
     def __init__(self, schema: str) -> None:
@@ -77,42 +89,59 @@ class SchedulerDb:
     async def create_sequence(
         self, c: asyncpg.Connection, row: SequenceRow, state: SequenceState, roster: list[str] | None
     ) -> bool:
-        """A new sequence, not started (no wake) while it waits for a roster; False if it already exists."""
+        """A new sequence, due at its activation instant; False if it already exists."""
         status = await c.execute(
             f"INSERT INTO {self.s}.sequences (id, name, rollup_id, template, activation, primary_user, "
-            "activated_at, state, advanced_to, wake_at, roster, started) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,NULL,$9,false) ON CONFLICT (id) DO NOTHING",
+            "activated_at, state, advanced_to, wake_at, roster, started, roster_size) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$7,$7,$9,true,$10) ON CONFLICT (id) DO NOTHING",
             row.id, row.name, row.rollup_id, json.dumps(row.template), json.dumps(row.activation),
             json.dumps(row.primary_user), row.activated_at, state_json(state),
-            json.dumps(roster) if roster is not None else None,
+            json.dumps(roster) if roster is not None else None, len(roster or ()),
         )  # fmt: skip
         return bool(status.endswith("1"))
 
-    async def awaiting_start(self, c: asyncpg.Connection, rollup_id: str) -> list[asyncpg.Record]:
+    async def await_roster(self, c: asyncpg.Connection, row: SequenceRow, roster: list[str]) -> int:
+        """Record the roster members the membership copy does not hold yet; how many they are."""
+        status = await c.execute(
+            f"INSERT INTO {self.s}.roster_wait (sequence_id, contact_id) SELECT $1, r FROM unnest($3::text[]) r "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.s}.members m WHERE m.rollup_id = $2 AND m.contact_id = r) "
+            "ON CONFLICT DO NOTHING",
+            row.id, row.rollup_id, roster,
+        )  # fmt: skip
+        missing = int(status.rsplit(" ", 1)[-1])
+        await c.execute(f"UPDATE {self.s}.sequences SET roster_missing = $2 WHERE id = $1", row.id, missing)
+        return missing
+
+    async def roster_arrived(self, c: asyncpg.Connection, rollup_id: str, contact_id: str) -> None:
+        """One awaited roster member is in the copy now: one indexed delete per sequence waiting for it."""
+        await c.execute(
+            f"WITH gone AS (DELETE FROM {self.s}.roster_wait w USING {self.s}.sequences s "
+            "WHERE w.contact_id = $2 AND w.sequence_id = s.id AND s.rollup_id = $1 RETURNING w.sequence_id) "
+            f"UPDATE {self.s}.sequences SET roster_missing = GREATEST(roster_missing - 1, 0) "
+            "WHERE id IN (SELECT sequence_id FROM gone)",
+            rollup_id, contact_id,
+        )  # fmt: skip
+
+    async def forget_roster(self, c: asyncpg.Connection, sequence_id: str) -> None:
+        """Stop waiting for roster members that never came. Their roster_wait rows stay: deleting them here
+        would lock rows in the opposite order to intake (roster_wait, then the sequence) and deadlock."""
+        await c.execute(f"UPDATE {self.s}.sequences SET roster_missing = 0 WHERE id = $1", sequence_id)
+
+    async def enter_present(self, c: asyncpg.Connection, sequence_id: str, rollup_id: str, at: datetime) -> None:
+        """A member_added input at the activation instant for every member present now, in one statement."""
+        await c.execute(
+            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, input) SELECT $1, 'start:' || contact_id, "
+            "jsonb_build_object('at', $3::text, 'type', 'member_added', 'contact', contact_id, 'step', NULL, "
+            f"'outcome', NULL, 'fields', NULL) FROM {self.s}.members WHERE rollup_id = $2 AND present "
+            "ORDER BY contact_id ON CONFLICT (sequence_id, event_id) DO NOTHING",
+            sequence_id, rollup_id, at.isoformat(),
+        )  # fmt: skip
+
+    async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[asyncpg.Record]:
         return list(await c.fetch(
-            f"SELECT id, roster, activated_at FROM {self.s}.sequences WHERE rollup_id = $1 AND NOT started "
-            "FOR UPDATE", rollup_id,
+            f"SELECT id, activated_at FROM {self.s}.sequences WHERE rollup_id = $1 AND started AND NOT ended",
+            rollup_id,
         ))  # fmt: skip
-
-    async def rollups_awaiting(self, c: asyncpg.Connection, activated_before: datetime) -> list[str]:
-        rows = await c.fetch(
-            f"SELECT DISTINCT rollup_id FROM {self.s}.sequences WHERE NOT started AND activated_at < $1",
-            activated_before,
-        )
-        return [r["rollup_id"] for r in rows]
-
-    async def known_members(self, c: asyncpg.Connection, rollup_id: str) -> set[str]:
-        rows = await c.fetch(f"SELECT contact_id FROM {self.s}.members WHERE rollup_id = $1", rollup_id)
-        return {r["contact_id"] for r in rows}
-
-    async def mark_started(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
-        await c.execute(f"UPDATE {self.s}.sequences SET started = true, wake_at = $2 WHERE id = $1", sequence_id, at)
-
-    async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[str]:
-        rows = await c.fetch(
-            f"SELECT id FROM {self.s}.sequences WHERE rollup_id = $1 AND started AND NOT ended", rollup_id
-        )
-        return [r["id"] for r in rows]
 
     async def sequences_enrolling(self, c: asyncpg.Connection, contact_id: str) -> list[str]:
         rows = await c.fetch(
@@ -131,6 +160,7 @@ class SchedulerDb:
         return SequenceRow(
             r["id"], r["name"], r["rollup_id"], json.loads(r["template"]), json.loads(r["activation"]),
             json.loads(r["primary_user"]), r["activated_at"], json.loads(r["state"]), r["advanced_to"],
+            r["roster_missing"], r["roster_size"],
         )  # fmt: skip
 
     async def save_sequence(
@@ -158,24 +188,22 @@ class SchedulerDb:
         )  # fmt: skip
 
     async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
+        """Wake the sequence by `at`. A row already due that early is left alone, so intake does not queue
+        behind a tick that holds the row (a stream of inputs for a busy sequence)."""
         await c.execute(
-            f"UPDATE {self.s}.sequences SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1 AND started",
+            f"UPDATE {self.s}.sequences SET wake_at = $2 "
+            "WHERE id = $1 AND started AND error IS NULL AND (wake_at IS NULL OR wake_at > $2)",
             sequence_id, at,
         )  # fmt: skip
 
-    # ---- enrollments ----------------------------------------------------------------------
-    async def open_enrollments(self, c: asyncpg.Connection, sequence_id: str) -> list[Enrollment]:
-        rows = await c.fetch(
-            f"SELECT state FROM {self.s}.enrollments WHERE sequence_id = $1 AND NOT finished", sequence_id
+    async def quarantine(self, c: asyncpg.Connection, sequence_id: str, reason: str) -> None:
+        """Set the sequence aside: never woken again until an operator clears `error`."""
+        await c.execute(
+            f"UPDATE {self.s}.sequences SET error = $2, wake_at = NULL WHERE id = $1", sequence_id, reason[:2000]
         )
-        return [enrollment_from(r["state"]) for r in rows]
 
-    async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment]) -> None:
-        await c.executemany(
-            f"INSERT INTO {self.s}.enrollments (sequence_id, contact_id, state, finished) VALUES ($1,$2,$3,$4) "
-            "ON CONFLICT (sequence_id, contact_id) DO UPDATE SET state = EXCLUDED.state, finished = EXCLUDED.finished",
-            [(sequence_id, e.contact_id, enrollment_json(e), e.finished) for e in es],
-        )  # fmt: skip
+    async def quarantined_count(self, c: asyncpg.Connection) -> int:
+        return int(await c.fetchval(f"SELECT count(*) FROM {self.s}.sequences WHERE error IS NOT NULL"))
 
     # ---- inbox / outbox -------------------------------------------------------------------
     async def add_input(self, c: asyncpg.Connection, sequence_id: str, event_id: str, inp: Input) -> None:
@@ -186,20 +214,39 @@ class SchedulerDb:
         )  # fmt: skip
         await self.wake(c, sequence_id, inp.at)
 
-    async def take_inputs(self, c: asyncpg.Connection, sequence_id: str) -> list[dict[str, Any]]:
-        rows = await c.fetch(f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 RETURNING id, input", sequence_id)
+    async def take_inputs(self, c: asyncpg.Connection, sequence_id: str, upto: datetime) -> list[dict[str, Any]]:
+        """The inbox up to `upto` (later inputs stay for a later tick), in arrival order."""
+        rows = await c.fetch(
+            f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 AND (input->>'at')::timestamptz <= $2 "
+            "RETURNING id, input",
+            sequence_id, upto,
+        )  # fmt: skip
         return [json.loads(r["input"]) for r in sorted(rows, key=lambda r: r["id"])]
 
     async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:
         if rows:
-            await c.executemany(f"INSERT INTO {self.s}.outbox (topic, key, value) VALUES ($1, $2, $3)", rows)
+            await c.executemany(
+                f"INSERT INTO {self.s}.outbox (topic, key, value, part) VALUES ($1, $2, $3, $4)",
+                [(topic, key, value, outbox_part(key)) for topic, key, value in rows],
+            )  # fmt: skip
 
-    async def lock_outbox(self, c: asyncpg.Connection) -> bool:
-        return bool(await c.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"{self.s}.outbox"))
+    async def lock_outbox_parts(self, c: asyncpg.Connection, most: int) -> list[int]:
+        """Up to `most` partitions with messages that no other replica is draining, locked until the
+        transaction ends; tried in a random order so replicas spread over the partitions."""
+        waiting = [r["part"] for r in await c.fetch(f"SELECT DISTINCT part FROM {self.s}.outbox")]
+        random.shuffle(waiting)
+        rows = await c.fetch(
+            "SELECT p FROM unnest($2::int[]) AS p WHERE pg_try_advisory_xact_lock(hashtext($1), p) LIMIT $3",
+            f"{self.s}.outbox", waiting, most,
+        )  # fmt: skip
+        return [r["p"] for r in rows]
 
-    async def take_outbox(self, c: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-        return list(await c.fetch(
-            f"DELETE FROM {self.s}.outbox WHERE id IN (SELECT id FROM {self.s}.outbox ORDER BY id "
-            "LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, value",
-            limit,
-        ))  # fmt: skip
+    async def take_outbox(self, c: asyncpg.Connection, parts: list[int], limit: int) -> list[asyncpg.Record]:
+        """The oldest messages of these (locked) partitions, removed; in id order, which within one key is
+        the order its ticks committed (one sequence ticks on one replica at a time)."""
+        rows = await c.fetch(
+            f"DELETE FROM {self.s}.outbox WHERE id IN (SELECT id FROM {self.s}.outbox WHERE part = ANY($1::int[]) "
+            "ORDER BY id LIMIT $2) RETURNING id, topic, key, value",
+            parts, limit,
+        )  # fmt: skip
+        return sorted(rows, key=lambda r: r["id"])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from seqflow.channels.message_id import idempotency_key
 from seqflow.channels.render import render
 from seqflow.messaging.codec import encode
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.topics import Topics
-from seqflow.messaging.work import EnrollmentChanged, SendRequested, SequenceStateChanged, TaskDue
+from seqflow.messaging.work import EnrollmentChanged, SendLimit, SendRequested, SequenceStateChanged, TaskDue
 from seqflow.rules.engine import Runtime
+from seqflow.rules.ratelimit import Unlimited
 from seqflow.rules.state import CHANNEL_FIELD, Action
 from seqflow_scheduler.db import SequenceRow
 
@@ -18,6 +22,11 @@ SEQUENCE_ACTIONS = frozenset({"sequence_paused", "sequence_resumed", "sequence_e
 INTERNAL = frozenset({"rate_limited", "deferred"})
 
 Row = tuple[str, str, bytes]
+
+
+def message_row(topic: str, type_: str, key: str, payload: BaseModel, at: datetime) -> Row:
+    """One outbox row: the topic, the key and the encoded envelope."""
+    return topic, key, encode(Envelope.wrap(type_, key, payload, at))
 
 
 class Outputs:
@@ -45,7 +54,7 @@ class Outputs:
         return rows
 
     def _row(self, topic: str, type_: str, key: str, payload: Any, a: Action) -> Row:
-        return topic, key, encode(Envelope.wrap(type_, key, payload, a.at))
+        return message_row(topic, type_, key, payload, a.at)
 
     def _changed(self, a: Action) -> EnrollmentChanged:
         e = self.rt.enr[a.contact]
@@ -72,8 +81,15 @@ class Outputs:
             to=str(contact.get(CHANNEL_FIELD[channel], "")).strip(),
             from_=content.from_alias if content else self.sms_from,
             subject=render(content.subject, contact, user) if content else None,
-            body=render(body, contact, user), at=a.at,
+            body=render(body, contact, user), at=a.at, limit=self._limit(channel),
         )  # fmt: skip
+
+    def _limit(self, channel: str) -> SendLimit | None:
+        """The channel's limit as the engine holds it now (an edit may have changed it), for the dispatcher's pacing."""
+        lim = self.rt.limiters[channel]
+        if isinstance(lim, Unlimited):
+            return None
+        return SendLimit(count=lim.count, per_seconds=int(lim.per.total_seconds()))
 
     def _task(self, a: Action) -> TaskDue:
         assert a.step is not None

@@ -54,12 +54,22 @@ from seqflow.rules.state import (
 SENT = {"email": "email_sent", "sms": "sms_sent"}
 
 TIMER_RANKS = {P_ENTER: RANK_ENTER, P_MOVE: RANK_MOVE, P_WAITING: RANK_DEADLINE}
+TIMED = frozenset({P_DUE, *TIMER_RANKS})
 
 NEXT = Then(next=True)
 EMPTY: dict[str, Any] = {}
 CACHE_LIMIT = 50_000
 
 Entry = tuple[datetime, int, str, int, str, Any, int]  # at, rank, order key, seq, kind, payload, version
+QueueItem = tuple[datetime, str, str]  # due, contact id, step key: the limiter's order
+
+
+def timer_at(e: Enrollment) -> datetime | None:
+    """The instant e's own timer fires, or None when it waits on something else (a task, the limiter, an
+    input) or is done: what the live scheduler indexes per enrollment. Mirrors `Runtime._arm`."""
+    if e.at is None or e.held or e.status in FINISHED or e.phase not in TIMED:
+        return None
+    return e.at
 
 
 class Runtime:
@@ -77,10 +87,21 @@ class Runtime:
         now: datetime | None = None,
         suppressed: Iterable[str] = (),
         keep: frozenset[str] | None = None,
+        hold_limiters: frozenset[str] = frozenset(),
+        queue_horizon: Mapping[str, QueueItem] | None = None,
     ) -> None:
-        """`keep`: record only these actions (the simulator prints a few; services want all)."""
+        """`keep`: record only these actions (the simulator prints a few; services want all).
+        `hold_limiters`: channels whose limiter grants nothing in this run: the live scheduler's wait while
+        the contacts entering at the activation instant still arrive, so their slots go in (due, contact id)
+        order. Their queues are kept; the simulator never holds.
+        `queue_horizon`: per channel, the last queue item given when the caller passed only the head of a
+        longer queue; granting past it would skip items it did not pass, so the limiter stops there and
+        records the channel in `overrun` (the caller then runs again with more of the queue)."""
         self._use_template(template)
         self.keep = keep
+        self.hold_limiters = hold_limiters
+        self.horizon = dict(queue_horizon or {})
+        self.overrun: set[str] = set()
         self.all_actions = keep is None  # hot-path emits of internal actions are skipped when not kept
         self._open_cache: dict[datetime, datetime | None] = {}
         self._after_cache: dict[tuple[datetime, int], datetime] = {}
@@ -293,12 +314,16 @@ class Runtime:
         if self.wake[channel] != at:
             return
         self.wake[channel] = None
-        if self.state.paused:
-            return  # resume wakes the limiter again
+        if self.state.paused or channel in self.hold_limiters:
+            return  # resume wakes the limiter again; a held queue is re-armed when the engine is next loaded
         queue, limiter, skipped = self.queues[channel], self.limiters[channel], []
         blocked = False
         pop, enr, attempt, has_room = heapq.heappop, self.enr, self._attempt, limiter.has_room  # the hot loop
+        horizon = self.horizon.get(channel)
         while queue:
+            if horizon is not None and queue[0] > horizon and has_room(at):
+                self.overrun.add(channel)
+                break
             due, contact_id, key = queue[0]
             e = enr.get(contact_id)
             if e is None or e.phase != P_QUEUED or e.step != key or e.due != due:
@@ -311,6 +336,10 @@ class Runtime:
             else:
                 pop(queue)
                 attempt(e, channel, limiter)
+        if horizon is not None and not queue and not blocked:  # the items not given are next in line
+            blocked = not has_room(at)
+            if not blocked:
+                self.overrun.add(channel)
         for item in skipped:
             heapq.heappush(queue, item)
         if blocked:

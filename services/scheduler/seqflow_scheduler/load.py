@@ -1,0 +1,87 @@
+"""What one tick loads of a sequence, and what it writes back: only the work that is due (issue 7.1).
+
+A tick reads the enrollments whose timer is due, those its inputs name, and the head of each limiter
+queue as far as the limit could grant in the span the tick covers (plus spare for items that take a
+turn without a slot). Pause, resume, end and edit act on every enrollment: such a tick loads them all.
+The engine stops at the end of a queue head it was given (`Runtime.overrun`); the tick then runs again
+with a longer head, so the grants are exactly those of the whole queue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from seqflow.domain.activation import Activation, RateLimit
+from seqflow.rules.engine import QueueItem, Runtime
+from seqflow.rules.gates import gates_for
+from seqflow.rules.state import CHANNEL_FIELD, Enrollment, Input, SequenceState
+from seqflow_scheduler.db import SchedulerDb, SequenceRow
+from seqflow_scheduler.snapshot import input_from
+
+SEQUENCE_WIDE = frozenset({"pause", "resume", "end", "edit"})
+SPARE = 16  # queue items past the free slots: stale, removed or blank-address items take a turn without one
+UNLIMITED_HEAD = 1000  # an unlimited queue only holds what waits (removed enrollments); read it in pages
+
+
+@dataclass
+class Loaded:
+    inputs: list[Input]
+    enrollments: list[Enrollment]
+    queues: dict[str, list[QueueItem]] = field(default_factory=dict)
+    horizon: dict[str, QueueItem] = field(default_factory=dict)  # the last item read of a longer queue
+
+
+def head_size(limit: RateLimit | None, grants: list[datetime], start: datetime, now: datetime, scale: int) -> int:
+    """How many queue items the limiter could grant in (start, now]: `count` per `per` the span covers,
+    less the grants still in the window at the end of it."""
+    if limit is None:
+        return UNLIMITED_HEAD * scale
+    per = limit.per_seconds
+    windows = max(1, math.ceil((now - start).total_seconds() / per)) if per > 0 else 1
+    recent = sum(1 for g in grants if g > now - timedelta(seconds=per))
+    return (limit.count * windows - recent + SPARE) * scale
+
+
+def whole_sequence(inputs: list[Input], activation: Activation, start: datetime, now: datetime) -> bool:
+    """Whether this tick acts on every enrollment: a pause, resume, end or edit, or the end instant."""
+    end = gates_for(activation).end
+    return any(i.type in SEQUENCE_WIDE for i in inputs) or (end is not None and start < end <= now)
+
+
+async def load(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, activation: Activation,
+               state: SequenceState, now: datetime, scale: int) -> Loaded:  # fmt: skip
+    inputs = [input_from(i) for i in await db.take_inputs(conn, row.id, now)]
+    whole = whole_sequence(inputs, activation, row.advanced_to, now)
+    loaded = Loaded(inputs, [])
+    limits = activation.rate_limits
+    for channel in await db.queued_channels(conn, row.id):
+        limit = getattr(limits, channel) if limits else None
+        size = None if whole else head_size(limit, state.grants.get(channel, []), row.advanced_to, now, scale)
+        items, more = await db.queue_head(conn, row.id, channel, size)
+        loaded.queues[channel] = items
+        if more:
+            loaded.horizon[channel] = items[-1]
+    named = {i.contact for i in inputs if i.contact} | {c for q in loaded.queues.values() for _, c, _ in q}
+    base = await (db.open_enrollments(conn, row.id) if whole else db.due_enrollments(conn, row.id, now))
+    have = {e.contact_id for e in base}
+    loaded.enrollments = base + await db.enrollments_of(conn, row.id, named - have)
+    return loaded
+
+
+async def save_queues(conn: asyncpg.Connection, db: SchedulerDb, sequence_id: str, loaded: Loaded,
+                      rt: Runtime) -> None:  # fmt: skip
+    """Write back only the queue items the tick took or added."""
+    for channel in CHANNEL_FIELD:
+        before, after = set(loaded.queues.get(channel, ())), set(rt.queues[channel])
+        if before != after:
+            await db.update_queue(conn, sequence_id, channel, before - after, after - before)
+
+
+async def wake_at(conn: asyncpg.Connection, db: SchedulerDb, sequence_id: str, rt: Runtime) -> datetime | None:
+    """The earliest of the loaded engine's next work and every enrollment's indexed timer."""
+    times = [t for t in (rt.next_wake(), await db.next_due(conn, sequence_id)) if t is not None]
+    return min(times) if times else None

@@ -1,0 +1,94 @@
+"""Ticks read only what is due, yet grant exactly what the simulator grants: the scheduler's tick run
+straight against PostgreSQL (no broker), its outbox compared with `seqflow.rules.simulate.run`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from seqflow.messaging.base import ContactData, UserRef
+from seqflow.messaging.codec import decode
+from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.lifecycle import SequenceActivated
+from seqflow.messaging.rollup import MemberAdded
+from seqflow.messaging.topics import Topics
+from seqflow.rules.simulate import Scenario, run
+from seqflow.rules.state import VISIBLE
+from seqflow_scheduler.db import SchedulerDb
+from seqflow_scheduler.intake import on_activated, on_member_added
+from seqflow_scheduler.tick import tick_one
+
+T0 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+TEMPLATE: dict[str, Any] = {
+    "name": "one", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "intro", "type": "auto_email",
+         "email": {"from_alias": "alice@agency.example", "subject": "Hi", "body": "Hello"}}]}],
+}  # fmt: skip
+ACTIVATION: dict[str, Any] = {"name": "One", "begin": "2026-12-01", "timezone": "UTC", "primary_user": "alice",
+                              "rate_limits": {"email": {"count": 1, "per": "PT1H"}}}  # fmt: skip
+Line = tuple[str, str, str | None, str]
+
+
+@pytest.fixture
+async def conn(pg_dsn: str, schema_prefix: str) -> AsyncIterator[asyncpg.Connection]:
+    c = await asyncpg.connect(pg_dsn)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+async def activate(conn: asyncpg.Connection, db: SchedulerDb, contacts: list[dict[str, Any]]) -> None:
+    async with conn.transaction():
+        for c in contacts:
+            p = MemberAdded(rollup_id="r1", contact=ContactData(**c), at=T0)
+            await on_member_added(conn, db, Envelope.wrap("member_added", c["id"], p, T0), p)
+        user = UserRef(id="alice", name="Alice", email="alice@agency.example")
+        act = SequenceActivated(sequence_id="s1", name="One", rollup_id="r1", template=TEMPLATE,
+                                activation=ACTIVATION, primary_user=user, activated_at=T0,
+                                roster=[c["id"] for c in contacts])  # fmt: skip
+        await on_activated(conn, db, Envelope.wrap("sequence_activated", "s1", act, T0), act)
+
+
+async def tick_until_idle(conn: asyncpg.Connection, db: SchedulerDb, now: datetime) -> None:
+    while True:
+        async with conn.transaction():
+            if await tick_one(conn, db, Topics(), "+15550000", now) is None:
+                return
+
+
+async def live_lines(conn: asyncpg.Connection, db: SchedulerDb) -> list[Line]:
+    rows = await conn.fetch(f"SELECT value FROM {db.s}.outbox ORDER BY id")
+    envs = [decode(bytes(r["value"])) for r in rows]
+    return sorted((e.payload["at"].replace("+00:00", "Z"), e.payload["contact_id"], e.payload["step"],
+                   e.payload["action"]) for e in envs
+                  if e.type == "enrollment_changed" and e.payload["action"] in VISIBLE)  # fmt: skip
+
+
+def simulated(contacts: list[dict[str, Any]], until: datetime) -> list[Line]:
+    sc = Scenario.model_validate({"template": TEMPLATE, "activation": ACTIVATION, "activated_at": T0,
+                                  "contacts": contacts, "until": until})  # fmt: skip
+    actions, _ = run(sc)
+    return sorted((a.at.strftime("%Y-%m-%dT%H:%M:%SZ"), a.contact, a.step, a.action) for a in actions)
+
+
+async def test_a_queue_head_of_blank_addresses_longer_than_the_free_slots_still_grants_what_the_simulator_grants(
+    conn: asyncpg.Connection, schema_prefix: str
+) -> None:
+    # One slot an hour. c00 takes 14:00; twenty blank addresses then take their turns at 15:00 without a
+    # slot, more than a tick reads of the queue at first, and c21 gets the 15:00 slot behind them.
+    contacts = [{"id": "c00", "email": "c00@x.example"}, *[{"id": f"c{i:02d}"} for i in range(1, 21)],
+                {"id": "c21", "email": "c21@x.example"}]  # fmt: skip
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await activate(conn, db, contacts)
+    for hour in range(3):
+        await tick_until_idle(conn, db, T0 + timedelta(hours=hour))
+    until = T0 + timedelta(hours=2)
+    got = await live_lines(conn, db)
+    assert got == simulated(contacts, until)
+    assert ("2026-12-01T15:00:00Z", "c21", "intro", "email_sent") in got
+    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.limiter_queue") == 0
