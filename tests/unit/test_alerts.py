@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.markdown import heading_anchors
 from tests.support.prom import ALERT_TESTS, ALERTS, ROOT, alert_rules, binary, signal_of
 
 OPERATIONS = ROOT / "docs" / "operations.md"
@@ -24,11 +25,6 @@ def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def alert_cases() -> list[tuple[str, list[object]]]:
     tests = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))["tests"]
     return [(case["alertname"], case["exp_alerts"]) for test in tests for case in test["alert_rule_test"]]
-
-
-def heading_anchors(path: Path) -> set[str]:
-    headings = re.findall(r"^#+\s+(.+?)\s*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
-    return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
