@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("args", nargs=argparse.REMAINDER, help="scenario file and simulator options")
     imp = sub.add_parser("import", help="Import templates, rollups and contacts from files.")
     imp.add_argument("args", nargs=argparse.REMAINDER, help="files and importer options")
+    dlq = sub.add_parser("dlq", help="List dead-lettered messages or replay them: `dlq list|replay --help`.")
+    dlq.add_argument("args", nargs=argparse.REMAINDER, help="list [--topic T] | replay --topic T (--id ID | --all)")
     return parser
 
 
@@ -63,6 +65,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return call_entrypoint("seqflow.rules.simulate", "main", args.args)
     if args.command == "import":
         return call_entrypoint("seqflow.importer", "main", args.args)
+    if args.command == "dlq":
+        return call_entrypoint("seqflow.dlqtool", "main", args.args)
     if args.command == "demo":
         return call_entrypoint("seqflow.demo", "main", settings)
     if args.command == "migrate":
