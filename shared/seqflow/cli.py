@@ -15,6 +15,7 @@ from typing import Any
 
 from seqflow.db.migrate import ensure_database, migrate_all
 from seqflow.logs import configure_logging
+from seqflow.promstack import attach_prometheus
 from seqflow.settings import DEFAULT_WEB_PORTS, Settings
 from seqflow.stack import Stack
 
@@ -112,7 +113,7 @@ def run_dev(settings: Settings, broker_port: int | None) -> int:
     try:
         stack.start()
         asyncio.run(stack.wait_ready())
-        _print_urls(settings, stack)
+        _print_urls(settings, stack, attach_prometheus(stack))
         return _wait(stack)
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
@@ -121,7 +122,7 @@ def run_dev(settings: Settings, broker_port: int | None) -> int:
         stack.close()
 
 
-def _print_urls(settings: Settings, stack: Stack) -> None:
+def _print_urls(settings: Settings, stack: Stack, prometheus: str | None = None) -> None:
     host = settings.web_host
     assert stack.broker is not None
     print(f"broker:   {stack.broker.bootstrap}\ndatabase: {stack.dsn}\nlogs:     {stack.workdir / 'logs'}/")
@@ -130,6 +131,7 @@ def _print_urls(settings: Settings, stack: Stack) -> None:
     print(f"SMTP:     127.0.0.1:{stack.ports['smtp']} (mail in {stack.mail_file})\nSMS stub: {stack.sms_url}")
     for name in DEFAULT_WEB_PORTS:
         print(f"metrics:  {name:<12} http://{host}:{stack.ports[name]}/metrics")
+    print(f"Prometheus: {prometheus}  (alert rules loaded)" if prometheus else "Prometheus: not installed")
     print("Ctrl-C stops everything.", flush=True)
 
 

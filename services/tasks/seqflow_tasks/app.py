@@ -13,6 +13,7 @@ from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /d
 from seqflow_tasks.agents import register_agents
 from seqflow_tasks.api import Deps, install
 from seqflow_tasks.db import Store
+from seqflow_tasks.gauges import register_gauges
 
 SERVICE = "tasks"
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.use_database(settings.database_url)
     store = Store(settings.schema_name("tasks"))
     register_agents(app, store)
+    register_gauges(app, store.schema)
     install(app, Deps(app, store, make_clock(settings.clock)))
 
     app.startup_pending.add("admin")
