@@ -8,6 +8,7 @@ from seqflow.clock import make_clock
 from seqflow.messaging import catalog  # noqa: F401 - registers every message type with the codec
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
+from seqflow_dispatcher import erasure
 from seqflow_dispatcher.agents import register_agents
 from seqflow_dispatcher.channels import RetryPolicy
 from seqflow_dispatcher.db import DispatchStore
@@ -30,4 +31,5 @@ def create_app(
     Gauge("seqflow_ledger_pending_oldest_seconds", "Age of the oldest pending ledger row", registry=registry)
     store = DispatchStore(settings.schema_name("dispatcher"))
     register_agents(app, Wiring(settings, store, make_clock(settings.clock), sends_total, retry))
+    erasure.register(app)
     return app

@@ -13,6 +13,7 @@ from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /d
 from seqflow_tasks.agents import register_agents
 from seqflow_tasks.api import Deps, install
 from seqflow_tasks.db import Store
+from seqflow_tasks.erasure import register as register_erasure
 from seqflow_tasks.gauges import register_gauges
 
 SERVICE = "tasks"
@@ -25,6 +26,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     store = Store(settings.schema_name("tasks"))
     register_agents(app, store)
     register_gauges(app, store.schema)
+    register_erasure(app)
     install(app, Deps(app, store, make_clock(settings.clock)))
 
     app.startup_pending.add("admin")
