@@ -7,41 +7,27 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from pathlib import Path
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
+from support.dispatcher import dispatcher_fixture, ledger
 from support.kafka import Collector, produce_raw, wait_for
-from support.services import service_env, started
 
-from seqflow.clock import FileClock
 from seqflow.dlqtool import main
 from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER, SOURCE_HEADER
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.work import SendRequested
 from seqflow.service import SeqflowApp
-from seqflow.settings import Settings
-from seqflow_dispatcher.app import create_app
 
 AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 DUE_SENDS = "scheduler.due-sends"
 
 
-@pytest.fixture
-async def dispatcher(
-    broker: str, topic_prefix: str, pg_dsn: str, schema_prefix: str, tmp_path: Path, file_clock: FileClock,
-    smtp: tuple[Controller, list[EmailMessage]],
-) -> AsyncIterator[SeqflowApp]:  # fmt: skip
-    env = service_env(broker, topic_prefix, pg_dsn, schema_prefix, tmp_path, file_clock,
-                      SEQFLOW_SMTP_HOST=smtp[0].hostname, SEQFLOW_SMTP_PORT=str(smtp[0].port))  # fmt: skip
-    async with started(create_app(Settings.from_env("dispatcher", env)), wait_ready=True) as app:
-        yield app
+dispatcher = dispatcher_fixture()
 
 
 async def seqflow_dlq(broker: str, topic_prefix: str, *args: str) -> tuple[int, str, str]:
@@ -73,14 +59,6 @@ async def park_as_dead_letter(broker: str, topic: str, env: Envelope, reason: st
         await producer.send_and_wait(f"{topic}.dlq", encode(env), key=env.key.encode(), headers=headers)
     finally:
         await producer.stop()
-
-
-async def ledger_rows(pg_dsn: str, schema_prefix: str) -> int:
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        return int(await conn.fetchval(f'SELECT count(*) FROM "{schema_prefix}dispatcher".ledger'))
-    finally:
-        await conn.close()
 
 
 async def test_list_shows_what_the_dispatcher_dead_lettered_with_reason_age_key_and_id(
@@ -119,7 +97,7 @@ async def test_a_replayed_send_is_consumed_and_sent_once_however_often_it_is_rep
         await wait_for(lambda: len(results.items) == 2, what="the second replay to be consumed")
     assert [m["Subject"] for m in smtp[1]] == ["Senior Python role"]
     assert {r.payload["status"] for r in results.items} == {"sent"}
-    assert await ledger_rows(pg_dsn, schema_prefix) == 1
+    assert len(await ledger(pg_dsn, schema_prefix)) == 1
 
 
 async def test_replaying_an_id_that_is_not_on_the_dead_letter_topic_exits_1_and_says_so(
