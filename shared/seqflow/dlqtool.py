@@ -68,12 +68,12 @@ def header(headers: Sequence[tuple[str, bytes]], name: str) -> str:
     return next((value.decode("utf-8", "replace") for key, value in headers if key == name), "")
 
 
-async def read_dlq(bootstrap: str, dlq_topic: str) -> list[DeadLetter]:
-    """Every message on the dead-letter topic, from the beginning to the current end (no consumer group)."""
+async def read_dlqs(bootstrap: str, dlq_topics: list[str]) -> list[DeadLetter]:
+    """Every message on these dead-letter topics, from the beginning to the current end (no consumer group)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(dlq_topic, p) for p in sorted(await _partitions(consumer, dlq_topic))]
+        partitions = [TopicPartition(t, p) for t in dlq_topics for p in sorted(await _partitions(consumer, t))]
         if not partitions:
             return []
         consumer.assign(partitions)
@@ -159,7 +159,7 @@ def print_table(letters: list[DeadLetter]) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     topics = Topics(settings.topic_prefix)
     base = base_topic(args.topic)
-    letters = [d for b in ([base] if base else ALL) for d in await read_dlq(settings.kafka_bootstrap, topics.dlq(b))]
+    letters = await read_dlqs(settings.kafka_bootstrap, [topics.dlq(b) for b in ([base] if base else ALL)])
     if args.action == "list":
         print_table(letters)
         return 0

@@ -80,6 +80,8 @@ async def test_list_shows_what_the_dispatcher_dead_lettered_with_reason_age_key_
     assert re.fullmatch(r"p\d+o0", poison.split()[5])  # not an envelope: its place on the DLQ is its id
     assert typed.split()[5] == str(wrong_type.id) and "task_due" in typed
     assert re.fullmatch(r"\d+s", poison.split()[3])  # its age
+    code, everything, err = await seqflow_dlq(broker, topic_prefix, "list")  # every topic's dead letters
+    assert code == 0 and everything.splitlines()[1:] == rows, err
 
 
 async def test_a_replayed_send_is_consumed_and_sent_once_however_often_it_is_replayed(

@@ -73,3 +73,11 @@ def test_the_alerts_cover_what_an_operator_must_be_woken_for() -> None:
                  "seqflow_ledger_pending_oldest_seconds", "seqflow_scheduler_last_tick_timestamp_seconds"):  # fmt: skip
         assert re.search(rf"\b{name}\b", metrics), name
     assert {'status="failed"', 'status="bounced"'} <= set(re.findall(r'status="\w+"', metrics))
+
+
+def test_compose_mounts_the_rules_where_the_prometheus_config_looks_for_them() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    mounts = [str(v).split(":")[:2] for v in compose["services"]["prometheus"]["volumes"]]
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert ["./deploy/prometheus", "/etc/prometheus/prometheus"] in mounts
+    assert config["rule_files"] == [str(ALERTS.relative_to(ROOT / "deploy"))]  # resolved beside the config file
