@@ -7,6 +7,7 @@ admin or the owner of every rollup the contact is on may do it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -88,6 +89,7 @@ async def test_an_erased_contact_is_gone_from_every_schema_while_the_overview_co
             return await columns_holding(stack.dsn, stack.schema_prefix, NEEDLES)
 
         await eventually(leftovers, lambda found: found == [], "no trace of the contact in any schema")
+        await eventually(lambda: scheduler_enrollment(stack, "c-erase"), lambda e: e["removed"], "enrollment stopped")
         after = await overview_of(alice, sid)
         assert {k: after[k] for k in ("emails_sent", "completed", "exited")} == {
             k: before[k] for k in ("emails_sent", "completed", "exited")}
@@ -103,5 +105,15 @@ async def hashed_suppression(stack: Stack, address: str) -> bool:
     try:
         sql = f'SELECT reason FROM "{stack.schema_prefix}dispatcher".suppression WHERE address = $1'
         return await conn.fetchval(sql, "sha256:" + address_hash(address)) == "erased"
+    finally:
+        await conn.close()
+
+
+async def scheduler_enrollment(stack: Stack, contact_id: str) -> dict[str, Any]:
+    """The scheduler's engine state of the contact's enrollment (`removed`: paused in place, nothing is due)."""
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        sql = f'SELECT state FROM "{stack.schema_prefix}scheduler".enrollments WHERE contact_id = $1'
+        return dict(json.loads(await conn.fetchval(sql, contact_id)))
     finally:
         await conn.close()
