@@ -18,7 +18,8 @@ from seqflow_tasks.erasure import erase_contact
 
 OTHER_SERVICES = ["scheduler", "dispatcher", "rollup-sync"]
 ROLLUPS_OF = (
-    "SELECT l.rollup_id, to_jsonb(r) ->> 'owner' AS owner FROM "
+    "SELECT l.rollup_id, to_jsonb(r) ->> 'owner' AS owner, NOT EXISTS (SELECT 1 FROM {s}.members m "
+    "WHERE m.rollup_id = l.rollup_id AND m.contact_id = $1) AS pending FROM "
     "(SELECT rollup_id FROM {s}.members WHERE contact_id = $1 UNION SELECT rollup_id FROM {s}.roster "
     "WHERE contact_id = $1) l LEFT JOIN {s}.rollups r ON r.id = l.rollup_id"
 )
@@ -35,21 +36,28 @@ def addresses(data: dict[str, Any]) -> list[str]:
     return [address_hash(str(data[f])) for f in ("email", "phone") if str(data.get(f) or "").strip()]
 
 
+async def erasable(ctx: Ctx, c: Any, cid: str) -> tuple[dict[str, Any], list[str]]:
+    """The contact's data and rollups, once the caller may erase it and nothing about it is in flight."""
+    rec = await ctx.deps.store.contact(c, cid)
+    rollups = await c.fetch(ROLLUPS_OF.format(s=ctx.deps.store.schema), cid)
+    if rec is None and not rollups:
+        raise ApiError(404, "no such contact", "id")
+    if not may_erase(ctx.user, {r["rollup_id"]: r["owner"] for r in rollups}):
+        raise ApiError(403, "only an admin or the owner of every rollup the contact is on may erase it", "id")
+    if any(r["pending"] for r in rollups):  # erasing now would race rollup-sync re-creating the contact
+        raise ApiError(409, "the contact is still being added to a rollup; try again in a few seconds", "id")
+    return (rec["data"] if rec else {}), sorted(r["rollup_id"] for r in rollups)
+
+
 @route("DELETE", "/contacts/{id}", "Erase a contact and its personal data everywhere (GDPR Art. 17)",
        permission="sequences:activate", tag="contacts")  # fmt: skip
 async def erase(ctx: Ctx) -> web.Response:
-    cid, schema, now = ctx.param("id"), ctx.deps.store.schema, ctx.deps.clock.now()
+    cid, now, app = ctx.param("id"), ctx.deps.clock.now(), ctx.deps.app
     async with ctx.deps.pool.acquire() as c, c.transaction():
-        rec = await ctx.deps.store.contact(c, cid)
-        owners = {r["rollup_id"]: r["owner"] for r in await c.fetch(ROLLUPS_OF.format(s=schema), cid)}
-        if rec is None and not owners:
-            raise ApiError(404, "no such contact", "id")
-        if not may_erase(ctx.user, owners):
-            raise ApiError(403, "only an admin or the owner of every rollup the contact is on may erase it", "id")
-        hashes = addresses(rec["data"] if rec else {})
-        event = ContactErased(contact_id=cid, address_hashes=hashes, at=now)
-        await ctx.deps.app.publisher.send_all(ctx.deps.app.topic_names.contact_erasure,
-                                              [Envelope.wrap("contact_erased", cid, event, now)])  # fmt: skip
-        erased = await erase_contact(c, schema, cid)
-    return reply({"contact_id": cid, "erased": erased, "rollups": sorted(owners),
-                  "suppressed_address_hashes": len(hashes), "erasing_in": OTHER_SERVICES})  # fmt: skip
+        data, rollups = await erasable(ctx, c, cid)
+        event = ContactErased(contact_id=cid, address_hashes=addresses(data), at=now)
+        envelope = Envelope.wrap("contact_erased", cid, event, now)
+        await app.publisher.send_all(app.topic_names.contact_erasure, [envelope])
+        erased = await erase_contact(c, ctx.deps.store.schema, cid)
+    return reply({"contact_id": cid, "erased": erased, "rollups": rollups,
+                  "suppressed_address_hashes": len(event.address_hashes), "erasing_in": OTHER_SERVICES})  # fmt: skip
