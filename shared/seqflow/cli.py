@@ -15,7 +15,6 @@ from typing import Any
 
 from seqflow.db.migrate import ensure_database, migrate_all
 from seqflow.logs import configure_logging
-from seqflow.promstack import attach_prometheus
 from seqflow.settings import DEFAULT_WEB_PORTS, Settings
 from seqflow.stack import Stack
 
@@ -113,7 +112,7 @@ def run_dev(settings: Settings, broker_port: int | None) -> int:
     try:
         stack.start()
         asyncio.run(stack.wait_ready())
-        _print_urls(settings, stack, attach_prometheus(stack))
+        _print_urls(settings, stack)
         return _wait(stack)
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
@@ -122,8 +121,10 @@ def run_dev(settings: Settings, broker_port: int | None) -> int:
         stack.close()
 
 
-def _print_urls(settings: Settings, stack: Stack, prometheus: str | None = None) -> None:
-    host = settings.web_host
+def _print_urls(settings: Settings, stack: Stack) -> None:
+    from seqflow.promstack import attach_prometheus  # imported late: only `seqflow dev` runs a Prometheus
+
+    prometheus, host = attach_prometheus(stack), settings.web_host
     assert stack.broker is not None
     print(f"broker:   {stack.broker.bootstrap}\ndatabase: {stack.dsn}\nlogs:     {stack.workdir / 'logs'}/")
     print(f"API:      http://{host}:{stack.ports['tasks']}/  (OpenAPI: /openapi.json, /docs; admin token "

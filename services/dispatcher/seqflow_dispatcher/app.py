@@ -24,6 +24,7 @@ def create_app(
     registry = registry or CollectorRegistry()
     app = build_app(SERVICE, settings, registry)
     app.use_database(settings.database_url)
+    erasure.register(app)
     sends_total = Counter(
         "seqflow_sends_total", "Sends by channel and final status", ["channel", "status"], registry=registry
     )
@@ -31,5 +32,4 @@ def create_app(
     Gauge("seqflow_ledger_pending_oldest_seconds", "Age of the oldest pending ledger row", registry=registry)
     store = DispatchStore(settings.schema_name("dispatcher"))
     register_agents(app, Wiring(settings, store, make_clock(settings.clock), sends_total, retry))
-    erasure.register(app)
     return app

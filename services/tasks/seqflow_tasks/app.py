@@ -9,12 +9,10 @@ from prometheus_client import CollectorRegistry
 from seqflow.clock import make_clock
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
-from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /docs
+from seqflow_tasks import erasure, gauges, openapi  # noqa: F401 - openapi registers /openapi.json and /docs
 from seqflow_tasks.agents import register_agents
 from seqflow_tasks.api import Deps, install
 from seqflow_tasks.db import Store
-from seqflow_tasks.erasure import register as register_erasure
-from seqflow_tasks.gauges import register_gauges
 
 SERVICE = "tasks"
 log = logging.getLogger(__name__)
@@ -25,8 +23,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.use_database(settings.database_url)
     store = Store(settings.schema_name("tasks"))
     register_agents(app, store)
-    register_gauges(app, store.schema)
-    register_erasure(app)
     install(app, Deps(app, store, make_clock(settings.clock)))
 
     app.startup_pending.add("admin")
@@ -39,4 +35,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await store.upsert_admin(c, settings.admin_token)
         app.startup_pending.discard("admin")
 
+    gauges.register_gauges(app, settings.schema_name("tasks"))
+    erasure.register(app)
     return app
