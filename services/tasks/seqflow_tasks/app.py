@@ -6,10 +6,12 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
+import seqflow_tasks.erasure
+import seqflow_tasks.gauges
 from seqflow.clock import make_clock
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
-from seqflow_tasks import erasure, gauges, openapi  # noqa: F401 - openapi registers /openapi.json and /docs
+from seqflow_tasks import openapi  # noqa: F401 - registers /openapi.json and /docs
 from seqflow_tasks.agents import register_agents
 from seqflow_tasks.api import Deps, install
 from seqflow_tasks.db import Store
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> SeqflowApp:
     app = build_app(SERVICE, settings, registry or CollectorRegistry())
+    seqflow_tasks.gauges.register_gauges(app, settings.schema_name("tasks"))
+    seqflow_tasks.erasure.register(app)
     app.use_database(settings.database_url)
     store = Store(settings.schema_name("tasks"))
     register_agents(app, store)
@@ -35,6 +39,4 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await store.upsert_admin(c, settings.admin_token)
         app.startup_pending.discard("admin")
 
-    gauges.register_gauges(app, settings.schema_name("tasks"))
-    erasure.register(app)
     return app
