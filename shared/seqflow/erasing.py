@@ -6,6 +6,7 @@ event is dead-lettered like on any other topic. Erasing twice changes nothing, s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from seqflow.service import SeqflowApp
 
 Erase = Callable[[asyncpg.Connection, ContactErased], Awaitable[dict[str, int]]]
 log = logging.getLogger("seqflow.erasure")
+ATTEMPTS = 4
 
 
 def rows(status: str) -> int:
@@ -47,7 +49,24 @@ async def handle(app: SeqflowApp, topic: str, key: bytes | None, value: bytes | 
     except PoisonMessage as exc:
         await dead_letter(app.publisher, topic, key, value, exc.reason)
         return
-    assert app.pool is not None
-    async with app.pool.acquire() as conn, conn.transaction():
-        counts = await erase(conn, event)
+    try:
+        counts = await erase_with_retries(app, erase, event)
+    except asyncpg.PostgresError as exc:  # e.g. a deadlock, again and again: park it, an operator replays it
+        await dead_letter(app.publisher, topic, key, value, f"erasure failed: {type(exc).__name__}: {exc}")
+        return
     log.info("contact erased", extra={"contact": event.contact_id, "erased": counts})
+
+
+async def erase_with_retries(app: SeqflowApp, erase: Erase, event: ContactErased) -> dict[str, int]:
+    """Run `erase` in one transaction; a failed attempt (a deadlock with a tick, say) is retried."""
+    assert app.pool is not None
+    for attempt in range(ATTEMPTS):
+        try:
+            async with app.pool.acquire() as conn, conn.transaction():
+                return await erase(conn, event)
+        except asyncpg.PostgresError:
+            if attempt == ATTEMPTS - 1:
+                raise
+            log.warning("erasure attempt failed; retrying", exc_info=True, extra={"contact": event.contact_id})
+            await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")

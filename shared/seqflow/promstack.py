@@ -17,8 +17,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seqflow.devstack import free_port, spawn, terminate
 
 ALERT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
@@ -84,7 +82,8 @@ def start_prometheus(workdir: Path, targets: dict[str, list[int]], *, port: int 
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
     rules = rules if rules is not None and rules.exists() else None
-    config.write_text(yaml.safe_dump(scrape_config(targets, interval, rules)), encoding="utf-8")
+    # JSON is YAML: no YAML library needed at run time
+    config.write_text(json.dumps(scrape_config(targets, interval, rules), indent=1), encoding="utf-8")
     port = port or free_port()
     argv = [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d"]  # fmt: skip

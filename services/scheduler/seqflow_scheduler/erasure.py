@@ -1,6 +1,7 @@
 """The scheduler's part of erasing a contact: its enrollments stop at once (removed from their rollups,
 so nothing more is sent or shown) and the scheduler forgets the person: the contact copy keeps only its
-id, pending contact edits and raw suppressed addresses go (the dispatcher keeps them as hashes)."""
+id (a tombstone keeps it so, even when an old membership event is delivered again), pending contact edits and
+raw suppressed addresses go (the dispatcher keeps them as hashes)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ def register(app: SeqflowApp) -> None:
         for seq in sequences:  # the engine pauses the enrollment in place at this instant
             await db.add_input(conn, seq, f"erase:{cid}", Input(whole_seconds(event.at), "member_removed", cid))
         await conn.execute(f"UPDATE {s}.members SET present = false WHERE contact_id = $1", cid)
-        contacts = await conn.execute(f"UPDATE {s}.contacts SET data = jsonb_build_object('id', id) WHERE id = $1",
-                                      cid)  # fmt: skip
+        await conn.execute(f"INSERT INTO {s}.erased_contacts (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                           cid, event.at)  # fmt: skip
+        # the tombstone's trigger (migration 0006) keeps the copy down to its id, now and on any later upsert
+        contacts = await conn.execute(f"UPDATE {s}.contacts SET data = data WHERE id = $1", cid)
         edits = await conn.execute(
             f"DELETE FROM {s}.inbox WHERE input->>'contact' = $1 AND input->>'type' = 'contact_updated'", cid)
         suppressed = await conn.execute(
