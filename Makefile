@@ -1,4 +1,5 @@
-.PHONY: install test demo dev
+.PHONY: install test demo dev chromium
+CHROMIUM ?= /usr/bin/chromium
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,11 +10,17 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
-test: install
+test: install chromium
 	$(PY) -m pytest -q tests
+
+# The browser tests (tests/ui) drive Debian's Chromium; say how to get it rather than fail later.
+chromium:
+	@test -x $(CHROMIUM) || { echo "The web UI tests need Chromium at $(CHROMIUM):"; \
+		echo "  sudo apt-get install -y chromium"; exit 1; }
 
 demo: install
 	$(VENV)/bin/seqflow demo
 
-dev:
-	$(VENV)/bin/seqflow dev
+# The whole stack with demo data; prints the web UI's URL and a sign-in token. Ctrl-C stops it.
+dev: install
+	$(VENV)/bin/seqflow dev --demo

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Walk through the seqflow API against a running `seqflow dev` (http://127.0.0.1:8000).
-# Needs curl and jq. Every name gets a suffix so the script can be run more than once.
+# Needs curl, jq and openssl. Every name gets a suffix so the script can be run more than once.
 set -euo pipefail
 API=${API:-http://127.0.0.1:8000}
 ADMIN=${SEQFLOW_ADMIN_TOKEN:-dev-admin-token}
+EMAIL_SECRET=${SEQFLOW_EMAIL_WEBHOOK_SECRET:-dev-email-webhook-secret}
+SMS_TOKEN=${SEQFLOW_SMS_AUTH_TOKEN:-demo-token}  # what `seqflow dev` gives the services and the SMS stub
+PUBLIC_URL=${SEQFLOW_PUBLIC_URL:-$API}          # the URL Twilio signs is the service's configured public one
 S=$(date +%s)
-TOKEN="alice-token-$S"
+TOKEN=""  # the server generates it: taken from the POST /users answer below
 say() { printf '\n== %s\n' "$*"; }
 admin() { curl -sS -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' "$@"; }
 alice() { curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 
-say "create a user (admin token)"
-admin -X POST "$API/users" -d @- <<JSON | jq -c .
+say "create a user (admin token); the answer carries the user's new token, shown this once"
+CREATED=$(admin -X POST "$API/users" -d @- <<JSON
 {"id": "alice-$S", "name": "Alice Example", "email": "alice@agency.example",
- "permissions": ["sequences:activate", "tasks:mine"], "token": "$TOKEN"}
+ "permissions": ["sequences:activate", "tasks:mine"]}
 JSON
+)
+echo "$CREATED" | jq -c '{id, permissions, token: (.token[:6] + "...")}'
+TOKEN=$(echo "$CREATED" | jq -r .token)
 alice "$API/users/me" | jq -c .
 
 say "create a template: email -> call -> SMS"
@@ -88,11 +94,17 @@ msg = email.message_from_string(sys.stdin.read())
 html = [p for p in msg.walk() if p.get_content_type() == "text/html"][0].get_payload(decode=True).decode()
 print(" ".join(re.findall(r"/t/[oc]/[^\"]+", html)[:2]))')
   for path in $LINKS; do curl -sS -o /dev/null -w "GET ${path:0:6}... -> %{http_code}\n" "$API$path"; done
+  # signed: hex HMAC-SHA256 of "<timestamp>.<raw body>" under SEQFLOW_EMAIL_WEBHOOK_SECRET (README: Webhook set-up)
+  BODY="{\"type\": \"replied\", \"message_id\": \"$MID\"}"
+  TS=$(date +%s)
+  SIG=$(printf '%s.%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$EMAIL_SECRET" -r | cut -d' ' -f1)
   curl -sS -X POST "$API/webhooks/email" -H 'Content-Type: application/json' \
-    -d "{\"type\": \"replied\", \"message_id\": \"$MID\"}" | jq -c .
+    -H "X-Seqflow-Timestamp: $TS" -H "X-Seqflow-Signature: $SIG" -d "$BODY" | jq -c .
 fi
-say "an inbound SMS STOP (Twilio form post)"
-curl -sS -X POST "$API/webhooks/sms" --data-urlencode "From=+15550000002" --data-urlencode "Body=STOP" | jq -c .
+say "an inbound SMS STOP (Twilio form post, signed with X-Twilio-Signature)"
+SIG=$(printf '%s' "$PUBLIC_URL/webhooks/smsBodySTOPFrom+15550000002" | openssl dgst -sha1 -hmac "$SMS_TOKEN" -binary | base64)
+curl -sS -X POST "$API/webhooks/sms" -H "X-Twilio-Signature: $SIG" \
+  --data-urlencode "From=+15550000002" --data-urlencode "Body=STOP" | jq -c .
 
 say "pause, resume, end, archive (and a 409)"
 alice -X POST "$API/sequences/$SID/pause"  | jq -c '{state}'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import signal
 import sys
 import time
@@ -14,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from seqflow.db.migrate import ensure_database, migrate_all
-from seqflow.logs import configure_logging
+from seqflow.logs import JsonFormatter, configure_logging
 from seqflow.settings import DEFAULT_WEB_PORTS, Settings
 from seqflow.stack import Stack
 
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dev = sub.add_parser("dev", help="Start broker, database, migrations and the four services; Ctrl-C stops.")
     dev.add_argument("--broker-port", type=int, default=None, help="port for the embedded broker (default: free)")
+    dev.add_argument("--demo", action="store_true",
+                     help="seed demo users, a template and a running sequence (fresh schemas, dropped on exit); "
+                          "print the web UI's URL and the demo user's sign-in token")  # fmt: skip
     sub.add_parser("demo", help="Run the end-to-end demo on the embedded stack.")
     sub.add_parser("migrate", help="Create the database if missing and apply every service schema migration.")
     for name, text in SERVICE_HELP.items():
@@ -71,7 +75,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return call_entrypoint("seqflow.demo", "main", settings)
     if args.command == "migrate":
         return run_migrate(settings)
-    return run_dev(settings, args.broker_port)
+    return run_dev(settings, args.broker_port, args.demo)
 
 
 def call_entrypoint(module: str, func: str, arg: Any) -> int:
@@ -102,17 +106,27 @@ async def _migrate(dsn: str, schema_prefix: str) -> dict[str, list[int]]:
     return await migrate_all(dsn, schema_prefix=schema_prefix)
 
 
-def run_dev(settings: Settings, broker_port: int | None) -> int:
-    """The embedded stack on the default ports, with the local SMTP server and SMS provider stub."""
+def run_dev(settings: Settings, broker_port: int | None, demo: bool = False) -> int:
+    """The embedded stack on the default ports, with the local SMTP server and SMS provider stub.
+
+    With `demo`, the stack gets fresh schemas (dropped on exit) seeded with the demo's data, and the console
+    shows only the URL and sign-in token: every log, ours and third-party, goes to files under logs/."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     ports = {**DEFAULT_WEB_PORTS, "smtp": settings.smtp_port, "sms": int(settings.sms_url.rsplit(":", 1)[1])}
-    stack = Stack(Path(settings.datadir), database_url=settings.database_url, schema_prefix=settings.schema_prefix,
+    prefix = f"{settings.schema_prefix}demo{int(time.time())}_" if demo else settings.schema_prefix
+    stack = Stack(Path(settings.datadir), database_url=settings.database_url, schema_prefix=prefix,
                   clock=settings.clock, tick_seconds=settings.tick_seconds, ports=ports,
-                  broker_port=broker_port)  # fmt: skip
+                  broker_port=broker_port, drop_schemas_on_close=demo)  # fmt: skip
     try:
+        if demo:
+            print("starting seqflow with the demo data (about 20 s) ...", flush=True)
+            log_to_file(stack.workdir / "logs" / "seqflow-dev.log")
         stack.start()
         asyncio.run(stack.wait_ready())
-        _print_urls(settings, stack)
+        if demo:
+            _print_demo(settings, stack)
+        else:
+            _print_urls(settings, stack)
         return _wait(stack)
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
@@ -134,6 +148,25 @@ def _print_urls(settings: Settings, stack: Stack) -> None:
         print(f"metrics:  {name:<12} http://{host}:{stack.ports[name]}/metrics")
     print(f"Prometheus: {prometheus}  (alert rules loaded)" if prometheus else "Prometheus: not installed")
     print("Ctrl-C stops everything.", flush=True)
+
+
+def log_to_file(path: Path) -> None:
+    """Route all logging of this process (pgserver, asyncio, ours) to `path` instead of the console."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(JsonFormatter("seqflow"))
+    logging.getLogger().handlers[:] = [handler]
+
+
+def _print_demo(settings: Settings, stack: Stack) -> None:
+    from seqflow.devseed import seed  # imported late: only the demo needs it
+
+    seeded = asyncio.run(seed(stack.api, settings.admin_token))
+    host = settings.web_host
+    print(f"\nseqflow is running with the demo data.\n\n  Open    http://{host}:{stack.ports['tasks']}/ui\n"
+          f"  Sign in with the token of {seeded.user!r}:  {seeded.token}\n\n"
+          f"{seeded.contacts} call tasks of the sequence are on the Tasks screen. Mail sent from the UI lands in "
+          f"{stack.mail_file}; logs are in {stack.workdir / 'logs'}/.\nCtrl-C stops everything.", flush=True)
 
 
 def _wait(stack: Stack) -> int:

@@ -23,7 +23,7 @@ from seqflow.stack import Stack
 
 CONTACTS = 200
 USER = {"id": "alice", "name": "Alice Example", "email": "alice@agency.example",
-        "permissions": ["sequences:activate", "tasks:mine"], "token": "alice-demo-token"}  # fmt: skip
+        "permissions": ["sequences:activate", "tasks:mine"]}  # fmt: skip
 TEMPLATE = {
     "name": "Demo outreach", "owner": "alice",
     "branches": [{"key": "main", "steps": [
@@ -57,7 +57,7 @@ def contacts() -> list[dict[str, Any]]:
 
 
 async def setup(admin: Api, alice: Api) -> str:
-    await admin.call("POST", "/users", USER)
+    alice.token = (await admin.call("POST", "/users", USER))["token"]  # server-generated, shown once
     template = await alice.call("POST", "/templates", TEMPLATE)
     rollup = await alice.call("POST", "/rollups", {"name": "Demo candidates"})
     await alice.call("POST", f"/rollups/{rollup['id']}/members", {"contacts": contacts()})
@@ -88,7 +88,7 @@ def overview_row(overview: Any, sequence_id: str) -> dict[str, Any]:
 async def drive(stack: Stack, limit: float = 240.0) -> dict[str, Any]:
     started = time.monotonic()
     async with aiohttp.ClientSession() as http:
-        admin, alice = Api(http, stack.api, Settings.from_env().admin_token), Api(http, stack.api, USER["token"])
+        admin, alice = Api(http, stack.api, Settings.from_env().admin_token), Api(http, stack.api, "")
         sequence_id = await setup(admin, alice)
         row: dict[str, Any] = {}
         shown = ""

@@ -14,9 +14,10 @@
 | `SEQFLOW_SMTP_PORT` | `8025` | SMTP relay port (dispatcher) |
 | `SEQFLOW_SMS_URL` | `http://127.0.0.1:8030` | SMS provider base URL (dispatcher) |
 | `SEQFLOW_SMS_ACCOUNT_SID` | (empty) | SMS provider account id |
-| `SEQFLOW_SMS_AUTH_TOKEN` | (empty) | SMS provider auth token |
+| `SEQFLOW_SMS_AUTH_TOKEN` | (empty) | SMS provider auth token; also the key of inbound SMS signatures |
 | `SEQFLOW_SMS_FROM` | `+15550000000` | sender number of automatic SMS |
-| `SEQFLOW_TRACKING_SECRET` | `dev-tracking-secret` | HMAC key signing tracking links |
+| `SEQFLOW_TRACKING_SECRET` | `dev-tracking-secret` | HMAC key signing tracking links and Message-IDs |
+| `SEQFLOW_EMAIL_WEBHOOK_SECRET` | `dev-email-webhook-secret` | HMAC key of inbound email webhook signatures |
 | `SEQFLOW_PUBLIC_URL` | `http://127.0.0.1:8000` | public base URL of the API (links) |
 | `SEQFLOW_ADMIN_TOKEN` | `dev-admin-token` | API token of the built-in admin user |
 | `SEQFLOW_TICK_SECONDS` | `1.0` | scheduler timer tick, seconds |
@@ -60,6 +61,7 @@ class Settings(BaseModel):
     sms_auth_token: str = ""
     sms_from: str = "+15550000000"
     tracking_secret: str = "dev-tracking-secret"  # noqa: S105 - a dev default, overridden in production
+    email_webhook_secret: str = "dev-email-webhook-secret"  # noqa: S105 - a dev default, overridden in production
     public_url: str = "http://127.0.0.1:8000"
     admin_token: str = "dev-admin-token"  # noqa: S105 - a dev default, overridden in production
     tick_seconds: float = 1.0

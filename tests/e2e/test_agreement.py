@@ -25,7 +25,7 @@ from support.api import Api, eventually, make_user
 from support.kafka import Collector
 
 from seqflow.channels.tracking import open_pixel_url
-from seqflow.clock import set_file_clock
+from seqflow.clock import FileClock, set_file_clock
 from seqflow.rules.state import VISIBLE
 from seqflow.stack import Stack
 
@@ -158,7 +158,7 @@ class Live:
                 return 1 if r.status == 200 else 0
         body = {"type": kind, "message_id": mid}
         # The tasks service learns the Message-ID from dispatch.results too; it may be a moment behind us.
-        status, _ = await eventually(lambda: self.api.request("POST", "/webhooks/email", body),
+        status, _ = await eventually(lambda: self.api.email_webhook(body, FileClock(self.clock).now()),
                                      lambda r: r[0] != 404, "the tasks service knows the message", 20)  # fmt: skip
         assert status == 202
         return 1

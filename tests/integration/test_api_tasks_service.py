@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-import aiohttp
-import pytest
-from aiokafka import AIOKafkaConsumer
-from pydantic import BaseModel
-from support.kafka import produce
-from support.services import service_env, started
+from support.tasks_service import NOW, Api, add_user, api, wait_for
+from support.webhooks import signed_email
 
-from seqflow.clock import FileClock
 from seqflow.messaging.dispatch import SendResult
-from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.work import EnrollmentChanged, TaskDue
-from seqflow.service import SeqflowApp
-from seqflow.settings import Settings
-from seqflow_tasks.app import create_app
 
-ADMIN = "admin-token-123"
-NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+__all__ = ["api"]  # the fixture
 TEMPLATE: dict[str, Any] = {
     "name": "Outreach",
     "owner": "alice",
@@ -41,77 +27,10 @@ TEMPLATE: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def wait_for(condition: Callable[[], Any], limit: float = 30.0) -> Any:
-    deadline = time.monotonic() + limit
-    while not (result := await condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-    return result
-
-
-@dataclass
-class Api:
-    app: SeqflowApp
-    broker: str
-    session: aiohttp.ClientSession
-
-    async def call(self, method: str, path: str, token: str = ADMIN, **kw: Any) -> tuple[int, Any]:
-        url = f"http://127.0.0.1:{self.app.settings.web_port}{path}"
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.session.request(method, url, headers=headers, allow_redirects=False, **kw) as r:
-            text = await r.text()
-            try:
-                return r.status, json.loads(text)
-            except ValueError:
-                return r.status, text
-
-    def topic(self, base: str) -> str:
-        return self.app.topic_names.name(base)
-
-    async def produce(self, base: str, type_: str, key: str, payload: BaseModel) -> None:
-        await produce(self.broker, self.topic(base), [(type_, key, payload, NOW)])
-
-    async def published(self, base: str, type_: str, count: int = 1) -> list[Envelope]:
-        consumer = AIOKafkaConsumer(self.topic(base), bootstrap_servers=self.broker, auto_offset_reset="earliest")
-        await consumer.start()
-        found: list[Envelope] = []
-        try:
-            while len(found) < count:
-                msg = await asyncio.wait_for(consumer.getone(), 30)
-                env = Envelope.model_validate_json(msg.value)
-                found += [env] if env.type == type_ else []
-        finally:
-            await consumer.stop()
-        return found
-
-
-@pytest.fixture
-async def api(
-    broker: str, pg_dsn: str, schema_prefix: str, topic_prefix: str, file_clock: FileClock, tmp_path: Path
-) -> AsyncIterator[Api]:
-    env = service_env(broker, topic_prefix, pg_dsn, schema_prefix, tmp_path, file_clock, SEQFLOW_ADMIN_TOKEN=ADMIN)
-    async with started(create_app(Settings.from_env("tasks", env))) as app, aiohttp.ClientSession() as session:
-        client = Api(app, broker, session)
-
-        async def admin_ready() -> bool:
-            return app.is_ready and (await client.call("GET", "/users/me"))[0] == 200
-
-        await wait_for(admin_ready)
-        yield client
-
-
-async def add_user(api: Api, uid: str, perms: list[str]) -> str:
-    token = f"{uid}-token-xyz"
-    body = {"id": uid, "name": uid.title(), "email": f"{uid}@agency.example", "permissions": perms, "token": token}
-    status, _ = await api.call("POST", "/users", json=body)
-    assert status == 201
-    return token
-
-
 async def setup_world(api: Api) -> dict[str, str]:
     tokens = {u: await add_user(api, u, ["sequences:activate", "tasks:mine"]) for u in ("alice", "bob", "carol")}
-    _, tpl = await api.call("POST", "/templates", json=TEMPLATE)
-    _, rollup = await api.call("POST", "/rollups", json={"name": "Q4"})
+    _, tpl = await api.call("POST", "/templates", tokens["alice"], json=TEMPLATE)
+    _, rollup = await api.call("POST", "/rollups", tokens["alice"], json={"name": "Q4"})
     return {**tokens, "template": tpl["id"], "rollup": rollup["id"]}
 
 
@@ -137,7 +56,11 @@ async def test_a_template_is_stored_and_a_bad_one_is_refused_with_the_field_name
 
 
 async def test_bad_json_gets_400_and_never_a_500(api: Api) -> None:
-    status, err = await api.call("POST", "/templates", data=b"{not json")
+    status, err = await api.call("POST", "/templates", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert (status, err["field"]) == (400, "(body)")
+    status, err = await api.call("POST", "/templates", data=b"{}", headers={"Content-Type": "text/plain"})
+    assert (status, err["field"]) == (415, "Content-Type")
+    status, err = await api.call("POST", "/templates", data=b"{not json", headers={"Content-Type": "application/json"})
     assert status == 400
     assert err["field"] == "(body)"
     assert (await api.call("POST", "/rollups", json=[1, 2]))[0] == 400
@@ -274,7 +197,7 @@ async def test_the_overview_counts_names_sends_and_engagement(api: Api) -> None:
 
     await wait_for(lambda: figures(lambda r: r["emails_sent"] == 2 and r["exited"] == 1))
     webhook = {"type": "replied", "message_id": "<m-c1@x>"}
-    assert (await api.call("POST", "/webhooks/email", "", json=webhook))[0] == 202
+    assert (await api.call("POST", "/webhooks/email", "", **signed_email(webhook, NOW)))[0] == 202
     row = await wait_for(lambda: figures(lambda r: r["reply_pct"] > 0))
     assert (row["active"], row["completed"], row["exited"], row["emails_sent"]) == (1, 1, 1, 2)
     assert (row["reply_pct"], row["open_pct"], row["state"]) == (50.0, 0.0, "active")

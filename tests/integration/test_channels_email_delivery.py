@@ -36,7 +36,7 @@ async def test_delivers_a_message_with_the_built_headers_pixel_and_unsubscribe_l
     [got] = received
     for header in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe"):
         assert got[header] == sent[header]
-    assert got["Message-ID"] == message_id_for("seq1:c1:intro:0")
+    assert got["Message-ID"] == message_id_for("seq1:c1:intro:0", key=TRACKING.secret)
     html = got.get_body(preferencelist=("html",))
     assert html is not None
     content = html.get_content()

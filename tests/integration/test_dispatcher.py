@@ -110,7 +110,7 @@ async def test_an_email_arrives_at_the_smtp_server_and_a_sent_result_is_emitted(
     await wait_for(lambda: len(results.messages) == 1)
     [got] = smtp[1]
     assert (got["From"], got["To"], got["Subject"]) == (req.from_, req.to, req.subject)
-    assert got["Message-ID"] == message_id_for(req.idempotency_key)
+    assert got["Message-ID"] == message_id_for(req.idempotency_key, key=app.settings.tracking_secret.encode())
     [result] = results.payloads
     assert (result["status"], result["message_id"]) == ("sent", got["Message-ID"])
     assert results.messages[0].key == b"seq1:c1"

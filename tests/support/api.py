@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
+
+from support.webhooks import signed_email
 
 ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - the dev default the services start with in tests
 
@@ -22,6 +25,11 @@ class Api:
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.token}"}
         async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def email_webhook(self, event: dict[str, Any], at: datetime) -> tuple[int, Any]:
+        """POST /webhooks/email signed as the provider would at instant `at` (the services' clock)."""
+        async with self.http.post(self.base + "/webhooks/email", **signed_email(event, at)) as r:
             return r.status, await r.json(content_type=None)
 
     async def ok(self, method: str, path: str, body: Any = None) -> Any:
@@ -43,8 +51,8 @@ async def eventually(fetch: Callable[[], Awaitable[Any]], check: Callable[[Any],
 
 
 async def make_user(admin: Api, uid: str, permissions: tuple[str, ...] = ("sequences:activate", "tasks:mine")) -> Api:
-    """Create a user through the admin API; returns a client acting as that user (token `<uid>-token`)."""
-    token = f"{uid}-token"
-    await admin.ok("POST", "/users", {"id": uid, "name": uid.title(), "email": f"{uid}@agency.example",
-                                      "permissions": list(permissions), "token": token})  # fmt: skip
-    return admin.as_user(token)
+    """Create a user through the admin API; returns a client acting as that user with the token the server
+    generated for them (shown once, in the answer)."""
+    created = await admin.ok("POST", "/users", {"id": uid, "name": uid.title(), "email": f"{uid}@agency.example",
+                                                "permissions": list(permissions)})  # fmt: skip
+    return admin.as_user(created["token"])

@@ -202,7 +202,7 @@ def test_rate_limit_per_counts_days_as_86400_seconds() -> None:
 
 def test_rejects_a_rate_limit_count_below_one() -> None:
     bad = {"email": {"count": 0, "per": "PT1H"}}
-    assert error_for(rate_limits=bad).startswith("rate_limits.email.count: must be at least 1")
+    assert error_for(rate_limits=bad).startswith("rate_limits.email.count: Input should be greater than or equal to 1")
 
 
 def test_rejects_a_zero_rate_limit_period() -> None:

@@ -67,9 +67,17 @@ def test_rejects_a_non_string() -> None:
         parse_duration(3)  # type: ignore[arg-type]
 
 
-def test_rejects_durations_longer_than_a_century() -> None:
-    with pytest.raises(ValueError, match="100 years"):
+def test_rejects_durations_longer_than_ten_years() -> None:
+    with pytest.raises(ValueError, match="10 years"):
         parse_duration("P99999999W")
+    with pytest.raises(ValueError, match="10 years"):
+        parse_duration("P3661D")
+    assert parse_duration("P3660D").wall_days == 3660
+
+
+def test_rejects_a_duration_written_with_thousands_of_digits() -> None:
+    with pytest.raises(ValueError, match="at most 64 characters"):
+        parse_duration("P" + "9" * 5000 + "D")
 
 
 def test_negative_parts_cannot_be_constructed() -> None:
@@ -80,7 +88,8 @@ def test_negative_parts_cannot_be_constructed() -> None:
 parts = st.integers(min_value=0, max_value=500)
 
 
-@given(st.builds(Duration, weeks=parts, days=parts, hours=parts, minutes=parts, seconds=parts))
+@given(st.builds(Duration, weeks=st.integers(min_value=0, max_value=400), days=parts, hours=parts, minutes=parts,
+                 seconds=parts))  # fmt: skip
 def test_str_round_trips_through_parse(duration: Duration) -> None:
     assert parse_duration(str(duration)) == duration
 

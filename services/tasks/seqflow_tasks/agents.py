@@ -1,23 +1,42 @@
-"""Thin consumers: decode a batch, apply each event with one handler, dead-letter poison."""
+"""Thin consumers: decode a batch, apply it in one transaction, dead-letter poison.
+
+At-least-once: faust acks a `take_events` batch when the loop body is left (by return or by exception), and
+commits acked offsets. So the body is left only once the batch is recorded: poison is dead-lettered, a
+database that is away is waited for rather than skipped, and a stop waits for the batch in hand.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
+import asyncpg
 from faust.types import EventT
 
 from seqflow.messaging.codec import PoisonMessage
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.service import SeqflowApp
 from seqflow_tasks.db import Store
-from seqflow_tasks.handlers import handle
+from seqflow_tasks.handlers import Decoded, apply_batch, decoded
+from seqflow_tasks.readmodel import Batch
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
+BATCH_SIZE = 500
 BATCH_WITHIN = 0.1  # seconds to wait for a batch to fill
+# The database being away or busy: wait for it. Any other error is the batch's content (a value PostgreSQL
+# refuses, a payload a handler cannot apply): find the event that causes it and dead-letter it.
+TRANSIENT_ERRORS = (
+    OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError, asyncpg.TransactionRollbackError, asyncpg.InsufficientResourcesError,
+)  # fmt: skip
+RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+Item = tuple[EventT, Decoded]
 
 
 def register_agents(app: SeqflowApp, store: Store) -> None:
@@ -37,25 +56,74 @@ def _consumer(app: SeqflowApp, store: Store, topic: str) -> None:
 
     async def consume(stream: Any) -> None:
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await process_batch(app, store, topic, events)
+            await finished(process_batch(app, store, topic, events))
 
     app.agent(channel, name=f"tasks-{topic}")(consume)
 
 
+async def finished(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end even if the agent is cancelled meanwhile (a graceful stop): faust acks the batch
+    when the loop body is left, however it is left, so it must not be left with the batch half recorded."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
 async def process_batch(app: SeqflowApp, store: Store, topic: str, events: Sequence[EventT]) -> None:
-    for event in events:
-        await process_one(app, store, topic, event)
+    items = [item for event in events if (item := await _decode(app, topic, event)) is not None]
+    if not items:
+        return
+    started = time.perf_counter()
+    await _apply_isolating(app, store, topic, items)
+    elapsed = time.perf_counter() - started
+    for kind in {env.type for _, (env, _) in items}:
+        app.metrics.handler_seconds.labels(kind).observe(elapsed)
 
 
-async def process_one(app: SeqflowApp, store: Store, topic: str, event: EventT) -> None:
+async def _decode(app: SeqflowApp, topic: str, event: EventT) -> Item | None:
     app.metrics.events_consumed.labels(topic).inc()
     env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
     if env is None:
-        return
+        return None
+    try:
+        return event, decoded(env)
+    except PoisonMessage as exc:
+        await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
+        return None
+
+
+async def _apply(app: SeqflowApp, store: Store, items: Sequence[Item]) -> None:
     assert app.pool is not None  # opened in on_first_start, before agents run
-    with app.metrics.handler_seconds.labels(env.type).time():
+    async with app.pool.acquire() as conn, conn.transaction():
+        await apply_batch(Batch(store), conn, [d for _, d in items])
+
+
+async def _apply_waiting(app: SeqflowApp, store: Store, items: Sequence[Item]) -> None:
+    """Apply the batch; while the database is unreachable, retry with backoff instead of moving on."""
+    for attempt in itertools.count():
         try:
-            async with app.pool.acquire() as conn:
-                await handle(store, conn, env)
-        except PoisonMessage as exc:
-            await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
+            return await _apply(app, store, items)
+        except TRANSIENT_ERRORS as exc:
+            delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+            log.warning("read-model batch failed; retrying", extra={"error": repr(exc), "retry_in": delay})
+            await asyncio.sleep(delay)
+    return None
+
+
+async def _apply_isolating(app: SeqflowApp, store: Store, topic: str, items: Sequence[Item]) -> None:
+    """Apply the batch; if an event cannot be applied, halve the batch until that event stands alone and
+    dead-letter it: the rest is still written in few transactions, in order."""
+    try:
+        await _apply_waiting(app, store, items)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the consumer (issue 11)
+        if len(items) == 1:
+            event = items[0][0]
+            reason = f"refused by the database: {exc}" if isinstance(exc, asyncpg.PostgresError) else repr(exc)
+            await dead_letter(app.publisher, topic, event.key, event.value, reason)
+            return
+        half = len(items) // 2
+        await _apply_isolating(app, store, topic, items[:half])
+        await _apply_isolating(app, store, topic, items[half:])

@@ -1,4 +1,5 @@
-"""Every SQL statement of the tasks service ($n parameters; `{schema}` is the service schema)."""
+"""The SQL statements of the tasks service ($n parameters; `{schema}` is the service schema); users, tokens,
+owners and visibility are in `db_access`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,30 @@ from seqflow.db.migrate import render
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Row = dict[str, Any]
 JSON_COLUMNS = ("body", "data", "template", "activation", "outcomes")
+
+# Statements the API and the read-model batches (readmodel.py) both run.
+UPSERT_CONTACT = (
+    "INSERT INTO {schema}.contacts (id, data, updated_at) VALUES ($1, $2::jsonb, $3)"
+    " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at"
+    " WHERE {schema}.contacts.updated_at <= EXCLUDED.updated_at"
+)
+SET_MEMBER = (
+    "INSERT INTO {schema}.members (rollup_id, contact_id, active, how, at) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (rollup_id, contact_id) DO UPDATE SET active = $3, how = $4, at = $5"
+)
+SET_SEQUENCE_STATE = (
+    "UPDATE {schema}.sequences SET state = $2,"
+    " resumed_at = CASE WHEN $2 = 'active' AND state = 'paused' THEN $3 ELSE resumed_at END,"
+    " ended_at = CASE WHEN $2 = 'ended' THEN coalesce(ended_at, $3) ELSE ended_at END"
+    " WHERE id = $1 AND state <> 'ended'"
+)
+ACTIVITY_COLUMNS = ("event_id", "contact_id", "sequence_id", "kind", "action", "step", "outcome", "text",
+                    "local_time", "user_id", "at")  # fmt: skip
+INSERT_ACTIVITY = (
+    "INSERT INTO {schema}.activities (event_id, contact_id, sequence_id, kind, action, step, outcome,"
+    " text, local_time, user_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 def row(record: asyncpg.Record | None) -> Row | None:
@@ -50,32 +75,6 @@ class Store:
         sql = "INSERT INTO {schema}.processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING"
         return str(await c.execute(self.q(sql), event_id)).endswith(" 1")
 
-    # ---- users -------------------------------------------------------------------------------
-    async def user_by_token(self, c: Conn, token: str) -> Row | None:
-        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.users WHERE token = $1"), token))
-
-    async def user(self, c: Conn, user_id: str) -> Row | None:
-        return row(await c.fetchrow(self.q("SELECT * FROM {schema}.users WHERE id = $1"), user_id))
-
-    async def users(self, c: Conn, ids: Sequence[str]) -> list[Row]:
-        return rows(await c.fetch(self.q("SELECT * FROM {schema}.users WHERE id = ANY($1)"), list(ids)))
-
-    async def insert_user(self, c: Conn, u: Row) -> bool:
-        sql = (
-            "INSERT INTO {schema}.users (id, name, email, permissions, token) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT DO NOTHING"
-        )
-        args = (u["id"], u["name"], u["email"], list(u["permissions"]), u["token"])
-        return str(await c.execute(self.q(sql), *args)).endswith(" 1")
-
-    async def upsert_admin(self, c: Conn, token: str) -> None:
-        sql = (
-            "INSERT INTO {schema}.users (id, name, email, permissions, token)"
-            " VALUES ('admin', 'Administrator', 'admin@localhost', ARRAY['admin'], $1)"
-            " ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, permissions = EXCLUDED.permissions"
-        )
-        await c.execute(self.q(sql), token)
-
     # ---- templates ---------------------------------------------------------------------------
     async def insert_template(self, c: Conn, tid: str, body: Row, now: datetime) -> Row:
         sql = (
@@ -95,14 +94,7 @@ class Store:
     async def template(self, c: Conn, tid: str) -> Row | None:
         return row(await c.fetchrow(self.q("SELECT * FROM {schema}.templates WHERE id = $1"), tid))
 
-    async def templates(self, c: Conn) -> list[Row]:
-        return rows(await c.fetch(self.q("SELECT * FROM {schema}.templates ORDER BY created_at, id")))
-
     # ---- rollups, contacts, members ----------------------------------------------------------
-    async def insert_rollup(self, c: Conn, rid: str, name: str, now: datetime) -> None:
-        sql = "INSERT INTO {schema}.rollups (id, name, created_at) VALUES ($1, $2, $3)"
-        await c.execute(self.q(sql), rid, name, now)
-
     async def rollup(self, c: Conn, rid: str) -> Row | None:
         return row(await c.fetchrow(self.q("SELECT * FROM {schema}.rollups WHERE id = $1"), rid))
 
@@ -114,12 +106,7 @@ class Store:
         return rows(await c.fetch(self.q(sql), rid))
 
     async def upsert_contact(self, c: Conn, contact: Row, at: datetime) -> None:
-        sql = (
-            "INSERT INTO {schema}.contacts (id, data, updated_at) VALUES ($1, $2::jsonb, $3)"
-            " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, updated_at = EXCLUDED.updated_at"
-            " WHERE {schema}.contacts.updated_at <= EXCLUDED.updated_at"
-        )
-        await c.execute(self.q(sql), contact["id"], json.dumps(contact), at)
+        await c.execute(self.q(UPSERT_CONTACT), contact["id"], json.dumps(contact), at)
 
     async def contact(self, c: Conn, cid: str) -> Row | None:
         return row(await c.fetchrow(self.q("SELECT * FROM {schema}.contacts WHERE id = $1"), cid))
@@ -144,11 +131,7 @@ class Store:
         return [r["contact_id"] for r in await c.fetch(self.q(sql), rid)]
 
     async def set_member(self, c: Conn, rid: str, cid: str, active: bool, how: str | None, at: datetime) -> None:
-        sql = (
-            "INSERT INTO {schema}.members (rollup_id, contact_id, active, how, at) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (rollup_id, contact_id) DO UPDATE SET active = $3, how = $4, at = $5"
-        )
-        await c.execute(self.q(sql), rid, cid, active, how, at)
+        await c.execute(self.q(SET_MEMBER), rid, cid, active, how, at)
 
     # ---- sequences ---------------------------------------------------------------------------
     async def sequence(self, c: Conn, sid: str) -> Row | None:
@@ -180,13 +163,7 @@ class Store:
         )  # fmt: skip
 
     async def set_sequence_state(self, c: Conn, sid: str, state: str, at: datetime) -> None:
-        sql = (
-            "UPDATE {schema}.sequences SET state = $2,"
-            " resumed_at = CASE WHEN $2 = 'active' AND state = 'paused' THEN $3 ELSE resumed_at END,"
-            " ended_at = CASE WHEN $2 = 'ended' THEN coalesce(ended_at, $3) ELSE ended_at END"
-            " WHERE id = $1 AND state <> 'ended'"
-        )
-        await c.execute(self.q(sql), sid, state, at)
+        await c.execute(self.q(SET_SEQUENCE_STATE), sid, state, at)
 
     async def archive_sequence(self, c: Conn, sid: str) -> None:
         await c.execute(self.q("UPDATE {schema}.sequences SET archived = true WHERE id = $1"), sid)
@@ -203,19 +180,6 @@ class Store:
     async def enrollment(self, c: Conn, sid: str, cid: str) -> Row | None:
         sql = "SELECT * FROM {schema}.enrollments WHERE sequence_id = $1 AND contact_id = $2"
         return row(await c.fetchrow(self.q(sql), sid, cid))
-
-    async def upsert_enrollment(self, c: Conn, e: Row) -> None:
-        sql = (
-            "INSERT INTO {schema}.enrollments (sequence_id, contact_id, status, phase, step, next_at,"
-            " steps_done, paused, last_step, last_outcome, entered_at, finished_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-            " ON CONFLICT (sequence_id, contact_id) DO UPDATE SET status = $3, phase = $4, step = $5,"
-            " next_at = $6, steps_done = $7, paused = $8, last_step = $9, last_outcome = $10,"
-            " entered_at = $11, finished_at = $12, updated_at = $13"
-        )
-        cols = ("sequence_id", "contact_id", "status", "phase", "step", "next_at", "steps_done", "paused",
-                "last_step", "last_outcome", "entered_at", "finished_at", "updated_at")  # fmt: skip
-        await c.execute(self.q(sql), *(e.get(k) for k in cols))
 
     async def enrollment_counts(self, c: Conn, sid: str) -> Row:
         sql = (
@@ -238,18 +202,6 @@ class Store:
         return rows(await c.fetch(self.q(sql), *args))
 
     # ---- tasks -------------------------------------------------------------------------------
-    async def insert_task(self, c: Conn, t: Row) -> None:
-        sql = (
-            "INSERT INTO {schema}.tasks (sequence_id, contact_id, step, attempt, kind, type, priority, branch,"
-            " step_index, instructions, script, outcomes, reason, due_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14) ON CONFLICT DO NOTHING"
-        )
-        await c.execute(
-            self.q(sql), t["sequence_id"], t["contact_id"], t["step"], t["attempt"], t["kind"], t["type"],
-            t["priority"], t["branch"], t["step_index"], t["instructions"], t["script"],
-            json.dumps(t["outcomes"]), t["reason"], t["at"],
-        )  # fmt: skip
-
     async def close_tasks(self, c: Conn, sid: str, cid: str, step: str | None, state: str, at: datetime) -> None:
         """Close the enrollment's open tasks (of one step, or all when step is None)."""
         sql = (
@@ -303,31 +255,13 @@ class Store:
 
     # ---- activities --------------------------------------------------------------------------
     async def insert_activity(self, c: Conn, a: Row) -> None:
-        sql = (
-            "INSERT INTO {schema}.activities (event_id, contact_id, sequence_id, kind, action, step, outcome,"
-            " text, local_time, user_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            " ON CONFLICT DO NOTHING"
-        )
-        cols = ("event_id", "contact_id", "sequence_id", "kind", "action", "step", "outcome", "text",
-                "local_time", "user_id", "at")  # fmt: skip
-        await c.execute(self.q(sql), *(a.get(k) for k in cols))
+        await c.execute(self.q(INSERT_ACTIVITY), *(a.get(k) for k in ACTIVITY_COLUMNS))
 
     async def activities(self, c: Conn, cid: str, limit: int = 50) -> list[Row]:
         sql = "SELECT * FROM {schema}.activities WHERE contact_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
         return rows(await c.fetch(self.q(sql), cid, limit))
 
     # ---- sends and engagement ----------------------------------------------------------------
-    async def insert_send(self, c: Conn, s: Row) -> None:
-        sql = (
-            "INSERT INTO {schema}.sends (idempotency_key, sequence_id, contact_id, step, channel, status,"
-            " message_id, to_address, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (idempotency_key) DO UPDATE SET status = EXCLUDED.status,"
-            " message_id = EXCLUDED.message_id, at = EXCLUDED.at"
-        )
-        cols = ("idempotency_key", "sequence_id", "contact_id", "step", "channel", "status", "message_id",
-                "to", "at")  # fmt: skip
-        await c.execute(self.q(sql), *(s.get(k) for k in cols))
-
     async def send_by_message_id(self, c: Conn, message_id: str) -> Row | None:
         sql = "SELECT * FROM {schema}.sends WHERE message_id = $1 LIMIT 1"
         return row(await c.fetchrow(self.q(sql), message_id))
@@ -339,27 +273,29 @@ class Store:
         )
         return row(await c.fetchrow(self.q(sql), address))
 
-    async def insert_engagement(self, c: Conn, e: Row) -> None:
-        sql = (
-            "INSERT INTO {schema}.engagements (sequence_id, contact_id, step, kind, message_id, at)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
-        )
-        cols = ("sequence_id", "contact_id", "step", "kind", "message_id", "at")
-        await c.execute(self.q(sql), *(e.get(k) for k in cols))
-
     async def send_counts(self, c: Conn, sid: str) -> Row:
+        """Sends as the ledger has them: `sent` results per channel; `reached` = sends the provider answered
+        (sent or refused: the base of bounce %). `failed` and `suppressed` sends are not sends."""
         sql = (
-            "SELECT count(*) FILTER (WHERE channel = 'email') AS emails,"
-            " count(*) FILTER (WHERE channel = 'sms') AS sms"
-            " FROM {schema}.sends WHERE sequence_id = $1 AND status = 'sent'"
+            "SELECT count(*) FILTER (WHERE channel = 'email' AND status = 'sent') AS emails,"
+            " count(*) FILTER (WHERE channel = 'sms' AND status = 'sent') AS sms,"
+            " count(*) FILTER (WHERE status IN ('sent', 'bounced')) AS reached"
+            " FROM {schema}.sends WHERE sequence_id = $1"
         )
         return row(await c.fetchrow(self.q(sql), sid)) or {}
 
     async def engagement_counts(self, c: Conn, sid: str) -> dict[str, int]:
+        """Per kind, the sends it happened to, each counted once: opens, clicks and replies of sent emails; a
+        bounce is a send refused by the provider or a sent one reported bounced (the same send counts once)."""
         sql = (
-            "SELECT g.kind, count(*) AS n FROM {schema}.engagements g JOIN {schema}.sends s"
+            "SELECT kind, count(*) AS n FROM ("
+            " SELECT g.kind, g.contact_id, g.step FROM {schema}.engagements g JOIN {schema}.sends s"
             " ON s.sequence_id = g.sequence_id AND s.contact_id = g.contact_id AND s.step = g.step"
-            " AND s.channel = 'email' AND s.status = 'sent' WHERE g.sequence_id = $1 GROUP BY g.kind"
+            " AND s.channel = 'email' AND s.status = 'sent' WHERE g.sequence_id = $1 AND g.kind <> 'bounced'"
+            " UNION SELECT 'bounced', s.contact_id, s.step FROM {schema}.sends s WHERE s.sequence_id = $1"
+            " AND (s.status = 'bounced' OR s.status = 'sent' AND EXISTS (SELECT 1 FROM {schema}.engagements g"
+            " WHERE g.sequence_id = s.sequence_id AND g.contact_id = s.contact_id AND g.step = s.step"
+            " AND g.kind = 'bounced'))) AS once GROUP BY kind"
         )
         return {r["kind"]: r["n"] for r in await c.fetch(self.q(sql), sid)}
 

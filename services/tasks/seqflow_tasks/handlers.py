@@ -1,7 +1,14 @@
-"""Consumer handlers: each applies one decoded event to the tasks read models (idempotent)."""
+"""Consumer handlers: each adds one decoded event's effect on the tasks read models to a `Batch`.
+
+`apply_batch` runs a batch of envelopes in the caller's transaction: event ids are recorded in bulk and an
+event seen before is skipped (idempotent), what the handlers read is loaded once, and the writes run as one
+`executemany` per statement (readmodel.py).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +22,8 @@ from seqflow.messaging.engagement import Engagement, Unsubscribed
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.rollup import ContactChanged, MemberAdded, MemberRemoved
 from seqflow.messaging.work import EnrollmentChanged, SequenceStateChanged, TaskDue
-from seqflow_tasks.db import Conn, Store
+from seqflow_tasks.db import ACTIVITY_COLUMNS, INSERT_ACTIVITY, SET_MEMBER, SET_SEQUENCE_STATE, UPSERT_CONTACT, Conn
+from seqflow_tasks.readmodel import CLOSE_TASKS, INSERT_ENGAGEMENT, INSERT_SEND, INSERT_TASK, QUARANTINE, Batch
 
 FINISHED = frozenset({"completed", "exited", "ended"})
 CLOSES_TASK = frozenset({"moved", "completed", "exited", "retry"})
@@ -23,31 +31,49 @@ PAUSES = frozenset({"removed"})
 RESUMES = frozenset({"restored", "entered"})
 SEQUENCE_STATES = {"sequence_paused": "paused", "sequence_resumed": "active", "sequence_ended": "ended"}
 
+Decoded = tuple[Envelope, BaseModel]
 
-async def handle(store: Store, conn: Conn, env: Envelope) -> None:
-    """Apply one envelope once (event ids are remembered); unknown types are poison."""
+
+def decoded(env: Envelope) -> Decoded:
+    """The envelope with its payload; poison when the tasks service does not consume its type."""
     payload = decode_payload(env)
-    handler = HANDLERS.get(type(payload))
-    if handler is None:
+    if type(payload) not in HANDLERS:
         raise PoisonMessage(f"the tasks service does not consume {env.type!r}")
-    async with conn.transaction():
-        if await store.first_time(conn, env.id):
-            await handler(store, conn, env, payload)
+    return env, payload
 
 
-async def on_task_due(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    await store.insert_task(c, p.model_dump())
+async def apply_batch(batch: Batch, conn: Conn, items: Sequence[Decoded]) -> int:
+    """Apply each envelope once, in order, inside the caller's transaction; returns how many were new."""
+    new = await batch.first_times(conn, [env.id for env, _ in items])
+    todo = []
+    for env, payload in items:
+        if env.id in new:
+            new.discard(env.id)  # the same event twice in one batch applies once
+            todo.append((env, payload))
+    changes = [p for _, p in todo if isinstance(p, EnrollmentChanged)]
+    await batch.load(conn, {(p.sequence_id, p.contact_id) for p in changes}, {p.sequence_id for p in changes})
+    for env, payload in todo:
+        HANDLERS[type(payload)](batch, env, payload)
+    await batch.flush(conn)
+    return len(todo)
 
 
-async def on_enrollment_changed(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    old = await store.enrollment(c, p.sequence_id, p.contact_id) or {}
-    await store.upsert_enrollment(c, next_enrollment(old, p))
-    if p.action in CLOSES_TASK and p.step:
-        await store.close_tasks(c, p.sequence_id, p.contact_id, p.step, "done", p.at)
-    elif p.action == "ended":
-        await store.close_tasks(c, p.sequence_id, p.contact_id, None, "cancelled", p.at)
-    seq = await store.sequence(c, p.sequence_id)
-    await store.insert_activity(c, sequence_activity(env, p, seq))
+def on_task_due(b: Batch, env: Envelope, p: Any) -> None:
+    b.add(INSERT_TASK, p.sequence_id, p.contact_id, p.step, p.attempt, p.kind, p.type, p.priority, p.branch,
+          p.step_index, p.instructions, p.script, json.dumps(p.outcomes), p.reason, p.at)  # fmt: skip
+
+
+def on_enrollment_changed(b: Batch, env: Envelope, p: Any) -> None:
+    b.put_enrollment(next_enrollment(b.enrollments.get((p.sequence_id, p.contact_id)) or {}, p))
+    if p.action == "ended" or (p.action == "exited" and p.detail.get("reason") == "unsubscribed"):
+        b.add(CLOSE_TASKS, p.sequence_id, p.contact_id, None, "cancelled", p.at)  # every open task goes
+    elif p.action in CLOSES_TASK and p.step:
+        b.add(CLOSE_TASKS, p.sequence_id, p.contact_id, p.step, "done", p.at)
+    activity(b, sequence_activity(env, p, b.sequences.get(p.sequence_id)))
+
+
+def activity(b: Batch, a: dict[str, Any]) -> None:
+    b.add(INSERT_ACTIVITY, *(a.get(k) for k in ACTIVITY_COLUMNS))
 
 
 def next_enrollment(old: dict[str, Any], p: EnrollmentChanged) -> dict[str, Any]:
@@ -84,43 +110,45 @@ def local_time(at: datetime, tz: ZoneInfo | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
-async def on_sequence_state(store: Store, c: Conn, env: Envelope, p: Any) -> None:
+def on_sequence_state(b: Batch, env: Envelope, p: Any) -> None:
+    if p.action == "sequence_quarantined":  # the scheduler set it aside: the overview shows `error`
+        b.add(QUARANTINE, p.sequence_id, p.at)
+        return
     state = SEQUENCE_STATES.get(p.action)
     if state is not None:
-        await store.set_sequence_state(c, p.sequence_id, state, p.at)
+        b.add(SET_SEQUENCE_STATE, p.sequence_id, state, p.at)
     if state == "ended":
-        await store.cancel_sequence_tasks(c, p.sequence_id, p.at)
+        b.add(CLOSE_TASKS, p.sequence_id, None, None, "cancelled", p.at)
 
 
-async def on_send_result(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    await store.insert_send(c, p.model_dump())
+def on_send_result(b: Batch, env: Envelope, p: Any) -> None:
+    b.add(INSERT_SEND, p.idempotency_key, p.sequence_id, p.contact_id, p.step, p.channel, p.status, p.message_id,
+          p.to, p.at)  # fmt: skip
 
 
-async def on_engagement(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    await store.insert_engagement(c, p.model_dump())
+def on_engagement(b: Batch, env: Envelope, p: Any) -> None:
+    b.add(INSERT_ENGAGEMENT, p.sequence_id, p.contact_id, p.step, p.kind, p.message_id, p.at)
 
 
-async def on_unsubscribed(store: Store, c: Conn, env: Envelope, p: Any) -> None:
+def on_unsubscribed(b: Batch, env: Envelope, p: Any) -> None:
     """Suppression is the dispatcher's job; the tasks service only notes it on the contact."""
     if p.contact_id:
         text = f"Unsubscribed {p.address}"
-        await store.insert_activity(
-            c, {"event_id": env.id, "contact_id": p.contact_id, "sequence_id": p.sequence_id,
-                "kind": "SEQUENCE", "action": "unsubscribed", "text": text, "at": p.at},
-        )  # fmt: skip
+        activity(b, {"event_id": env.id, "contact_id": p.contact_id, "sequence_id": p.sequence_id,
+                     "kind": "SEQUENCE", "action": "unsubscribed", "text": text, "at": p.at})  # fmt: skip
 
 
-async def on_member_added(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    await store.upsert_contact(c, p.contact.model_dump(), p.at)
-    await store.set_member(c, p.rollup_id, p.contact.id, True, None, p.at)
+def on_member_added(b: Batch, env: Envelope, p: Any) -> None:
+    on_contact_changed(b, env, p)
+    b.add(SET_MEMBER, p.rollup_id, p.contact.id, True, None, p.at)
 
 
-async def on_member_removed(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    await store.set_member(c, p.rollup_id, p.contact_id, False, p.how, p.at)
+def on_member_removed(b: Batch, env: Envelope, p: Any) -> None:
+    b.add(SET_MEMBER, p.rollup_id, p.contact_id, False, p.how, p.at)
 
 
-async def on_contact_changed(store: Store, c: Conn, env: Envelope, p: Any) -> None:
-    await store.upsert_contact(c, p.contact.model_dump(), p.at)
+def on_contact_changed(b: Batch, env: Envelope, p: Any) -> None:
+    b.add(UPSERT_CONTACT, p.contact.id, json.dumps(p.contact.model_dump()), p.at)
 
 
 HANDLERS: dict[type[BaseModel], Any] = {

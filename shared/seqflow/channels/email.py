@@ -51,7 +51,7 @@ def build_email(
     `sender` is the step's alias (e.g. `Alice <alice@example.com>`); `text`/`html` are already rendered.
     Links are tracked in the HTML part only: the plain part keeps readable URLs.
     """
-    message_id = message_id_for(idempotency_key, message_id_domain)
+    message_id = message_id_for(idempotency_key, message_id_domain, key=tracking.secret)
     unsubscribe = unsubscribe_url(tracking.base_url, tracking.secret, message_id, to)
     msg = EmailMessage()
     _set_headers(msg, sender=sender, to=to, subject=subject, message_id=message_id, now=now)

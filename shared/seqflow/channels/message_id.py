@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
-# 128 bits of sha256: collisions are out of reach and the id stays short.
+# 128 bits of the MAC: collisions and guesses are out of reach and the id stays short.
 _HEX_CHARS = 32
+# Domain separation: the same secret also signs tracking links, whose MACs must never equal a Message-ID.
+_PURPOSE = b"seqflow message-id\x00"
 
 
 def idempotency_key(sequence_id: str, contact_id: str, step_key: str, attempt: int) -> str:
@@ -13,7 +16,13 @@ def idempotency_key(sequence_id: str, contact_id: str, step_key: str, attempt: i
     return f"{sequence_id}:{contact_id}:{step_key}:{attempt}"
 
 
-def message_id_for(idempotency_key: str, domain: str = "seqflow.local") -> str:
-    """`<hex@domain>`: the same key always gives the same Message-ID, different keys differ."""
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:_HEX_CHARS]
-    return f"<{digest}@{domain}>"
+def message_id_for(idempotency_key: str, domain: str = "seqflow.local", *, key: bytes) -> str:
+    """`<hex@domain>`: an HMAC-SHA256 of the idempotency key under `key` (the tracking secret).
+
+    The same key always gives the same Message-ID (a retried send keeps it), different keys differ, and
+    without the secret nobody can compute the Message-ID of a send from the ids they can see — so a forged
+    reply or bounce cannot name one (the inbound webhooks match sends by Message-ID)."""
+    if not key:
+        raise ValueError("a Message-ID needs a non-empty secret key")
+    mac = hmac.new(key, _PURPOSE + idempotency_key.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"<{mac[:_HEX_CHARS]}@{domain}>"

@@ -1,6 +1,8 @@
 """A local fake of the Twilio Messages API for tests and the demo (SPEC §6).
 
 Run: `python -m seqflow.channels.sms_stub --port 8099`. `GET /_stub/messages` lists what it received.
+With `--webhook-url URL`, `POST /_stub/inbound` (form `From`, `Body`) plays a person's reply: the stub posts
+it to URL as Twilio would, signed with `X-Twilio-Signature` under its auth token.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from seqflow.channels.sms import IDEMPOTENCY_HEADER
+from seqflow.channels.webhook_signing import TWILIO_HEADER, twilio_signature
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_AUTH_TOKEN = "stub-auth-token"  # noqa: S105 - a fixed credential for a local fake
@@ -43,6 +47,7 @@ class SmsStubState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     by_token: dict[str, dict[str, Any]] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    webhook_url: str | None = None
 
 
 STATE_KEY = web.AppKey("sms_stub_state", SmsStubState)
@@ -113,6 +118,23 @@ def _store(state: SmsStubState, form: dict[str, str], token: str | None) -> dict
     return message
 
 
+async def inbound(request: web.Request) -> web.Response:
+    """POST /_stub/inbound: deliver a reply (`From`, `Body`, optional `To`) to the webhook, signed like Twilio.
+
+    Answers with the webhook's status and body, so a test sees what the service said."""
+    state = request.app[STATE_KEY]
+    if not state.webhook_url:
+        return _error(409, 21620, "The stub was started without --webhook-url.")
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    params = {"AccountSid": state.account_sid, "MessageSid": "SM" + secrets.token_hex(16), "NumMedia": "0",
+              "To": form.get("To", "+15550000000"), "From": form.get("From", ""),
+              "Body": form.get("Body", "")}  # fmt: skip
+    signature = twilio_signature(state.auth_token, state.webhook_url, params.items())
+    async with aiohttp.ClientSession() as http, http.post(state.webhook_url, data=params,
+                                                         headers={TWILIO_HEADER: signature}) as r:  # fmt: skip
+        return web.json_response({"status": r.status, "body": await r.text()})
+
+
 async def list_messages(request: web.Request) -> web.Response:
     """GET /_stub/messages: every accepted message, oldest first."""
     return web.json_response(request.app[STATE_KEY].messages)
@@ -126,10 +148,11 @@ async def clear_messages(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def build_app(account_sid: str, auth_token: str) -> web.Application:
+def build_app(account_sid: str, auth_token: str, webhook_url: str | None = None) -> web.Application:
     """The stub's aiohttp application; its state is `app[STATE_KEY]`."""
     app = web.Application()
-    app[STATE_KEY] = SmsStubState(account_sid=account_sid, auth_token=auth_token)
+    app[STATE_KEY] = SmsStubState(account_sid=account_sid, auth_token=auth_token, webhook_url=webhook_url)
+    app.router.add_post("/_stub/inbound", inbound)
     app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", create_message)
     app.router.add_get("/_stub/messages", list_messages)
     app.router.add_delete("/_stub/messages", clear_messages)
@@ -141,9 +164,10 @@ async def start_sms_stub(
     port: int = 0,
     account_sid: str = DEFAULT_ACCOUNT_SID,
     auth_token: str = DEFAULT_AUTH_TOKEN,
+    webhook_url: str | None = None,
 ) -> tuple[web.AppRunner, str]:
     """Serve the stub; port 0 picks a free port. Returns the runner (call `cleanup()`) and base URL."""
-    runner = web.AppRunner(build_app(account_sid, auth_token))
+    runner = web.AppRunner(build_app(account_sid, auth_token, webhook_url))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -157,11 +181,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
+    parser.add_argument("--webhook-url", default=None, help="where POST /_stub/inbound delivers replies (signed)")
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    runner, url = await start_sms_stub(args.host, args.port, args.account_sid, args.auth_token)
+    runner, url = await start_sms_stub(args.host, args.port, args.account_sid, args.auth_token, args.webhook_url)
     print(f"sms stub listening on {url}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

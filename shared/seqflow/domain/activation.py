@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     PlainSerializer,
     PlainValidator,
     WithJsonSchema,
@@ -21,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from seqflow.domain.bounds import MAX_RATE_COUNT, MAX_RATE_PER_DAYS, check_year, check_zone
 from seqflow.domain.durations import DurationStr
 from seqflow.domain.errors import ActivationError, DomainError, validate_document
 from seqflow.domain.template import Template
@@ -40,6 +42,9 @@ def _non_blank(value: str) -> str:
 
 
 NonBlank = Annotated[str, AfterValidator(_non_blank)]
+# Sequence names are unique (a PostgreSQL btree index holds at most ~2.7 kB per value) and user ids are ids.
+Name = Annotated[str, Field(max_length=200), AfterValidator(_non_blank)]
+UserId = Annotated[str, Field(max_length=64), AfterValidator(_non_blank)]
 
 
 def _parse_local(value: Any) -> date:
@@ -47,15 +52,16 @@ def _parse_local(value: Any) -> date:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             raise ValueError("must be local to timezone: give no UTC offset")
-        return value
+        return check_year(value)
     if isinstance(value, date):
-        return value
+        return check_year(value)
     if not isinstance(value, str) or not _LOCAL.fullmatch(value):
         raise ValueError("must be a local date YYYY-MM-DD or date-time YYYY-MM-DDTHH:MM[:SS] without offset")
     try:
-        return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        parsed = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a real date or time ({exc})") from None
+    return check_year(parsed)
 
 
 def _format_local(value: date) -> str:
@@ -125,21 +131,16 @@ class RateLimit(BaseModel):
 
     model_config = _FROZEN
 
-    count: int
+    count: Annotated[int, Field(ge=1, le=MAX_RATE_COUNT)]
     per: DurationStr
-
-    @field_validator("count")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be at least 1")
-        return v
 
     @field_validator("per")
     @classmethod
     def _non_zero(cls, v: Any) -> Any:
         if v.is_zero:
             raise ValueError("must be longer than zero")
+        if v.wall_days * _DAY + v.elapsed_seconds > MAX_RATE_PER_DAYS * _DAY:
+            raise ValueError(f"must be at most {MAX_RATE_PER_DAYS} days")
         return v
 
     @property
@@ -154,29 +155,21 @@ class RateLimits(BaseModel):
     sms: RateLimit | None = None
 
 
-def _check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r}") from None
-    return value
-
-
 class Activation(BaseModel):
     """The scheduling settings a template is activated with (SPEC §3)."""
 
     model_config = _FROZEN
 
-    name: NonBlank
+    name: Name
     template_id: str | None = None
     rollup_id: str | None = None
     begin: LocalDateOrTime
     end: LocalDateOrTime | None = None
     send_days: tuple[Weekday, ...] | None = None
     send_window: SendWindow | None = None
-    timezone: Annotated[str, AfterValidator(_check_timezone)]
-    primary_user: NonBlank
-    team_members: tuple[NonBlank, ...] = ()
+    timezone: Annotated[str, PlainValidator(check_zone), WithJsonSchema({"type": "string", "examples": ["UTC"]})]
+    primary_user: UserId
+    team_members: tuple[UserId, ...] = Field(default=(), max_length=100)
     rate_limits: RateLimits | None = None
     rewrite_aliases: bool | None = None
 

@@ -13,8 +13,11 @@ _PATTERN = re.compile(
     r"(?:(?P<t>T)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
 )
 _DAY = 86_400
-# Far beyond any real delay; keeps datetime arithmetic in the rules from overflowing.
-MAX_SECONDS = 100 * 366 * _DAY
+# Far beyond any real delay (issue 11: validation refuses what the engine cannot compute): ten years of 366
+# days added to any instant up to year 9000 (domain.bounds) stays far inside datetime's range.
+MAX_DAYS = 10 * 366
+MAX_SECONDS = MAX_DAYS * _DAY
+_MAX_TEXT = 64
 _HINT = "use ISO-8601 with W, D, H, M, S parts only, e.g. P2D, PT4H30M, P1W2DT3H"
 
 
@@ -32,7 +35,7 @@ class Duration:
         if min(self.weeks, self.days, self.hours, self.minutes, self.seconds) < 0:
             raise ValueError("duration parts must not be negative")
         if self.wall_days * _DAY + self.elapsed_seconds > MAX_SECONDS:
-            raise ValueError("duration is longer than 100 years")
+            raise ValueError(f"duration is longer than 10 years ({MAX_DAYS} days)")
 
     @property
     def wall_days(self) -> int:
@@ -79,6 +82,8 @@ def parse_duration(s: str) -> Duration:
     """Parse `PnW`, `PnD`, `PTnHnMnS` and their combinations; raise ValueError otherwise."""
     if not isinstance(s, str):
         raise ValueError(f"a duration must be a string, got {type(s).__name__}")
+    if len(s) > _MAX_TEXT:
+        raise ValueError(f"a duration is at most {_MAX_TEXT} characters")
     match = _PATTERN.fullmatch(s)
     if match is None:
         raise ValueError(f"{s!r} is not a valid duration: {_reject_reason(s)}")

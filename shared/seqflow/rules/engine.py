@@ -57,7 +57,6 @@ TIMER_RANKS = {P_ENTER: RANK_ENTER, P_MOVE: RANK_MOVE, P_WAITING: RANK_DEADLINE}
 
 NEXT = Then(next=True)
 EMPTY: dict[str, Any] = {}
-UNSUBSCRIBED = Then(exit="unsubscribed")
 CACHE_LIMIT = 50_000
 
 Entry = tuple[datetime, int, str, int, str, Any, int]  # at, rank, order key, seq, kind, payload, version
@@ -329,7 +328,7 @@ class Runtime:
             return
         if self.suppressed and str(address).strip().lower() in self.suppressed:
             self._emit(e, "suppressed", e.step, channel=channel)
-            self._trigger(e, UNSUBSCRIBED)  # skipped, uses no slot; the enrollment exits
+            inputs.unsubscribe(self, e)  # skipped, uses no slot; the enrollment exits at this very instant
             return
         limiter.grant(self.now)
         self._send(e, channel)

@@ -20,6 +20,7 @@ from seqflow.rules.state import (
     CHANNEL_FIELD,
     ENDED,
     ENGAGEMENTS,
+    EXITED,
     P_DONE,
     P_DUE,
     P_ENTER,
@@ -51,7 +52,7 @@ def apply_input(rt: Runtime, inp: Input) -> None:
     if inp.type in ("pause", "resume", "end", "edit"):
         return _lifecycle(rt, inp)
     e = rt.enr.get(inp.contact or "")
-    if e is None and not (inp.type == "member_added" and inp.contact in rt.contacts):
+    if e is None and not (inp.type in ("member_added", "unsubscribed") and inp.contact in rt.contacts):
         return _reject(rt, inp, f"unknown contact {inp.contact!r}")
     handler = HANDLERS.get(inp.type) if inp.type not in ENGAGEMENTS else _engaged
     if handler is None:
@@ -145,10 +146,14 @@ def _in_member_added(rt: Runtime, e: Enrollment | None, inp: Input) -> str | Non
     if e is None:
         assert inp.contact is not None
         e = rt.enr[inp.contact] = Enrollment(inp.contact)
+        if _on_suppression_list(rt, inp.contact):
+            return unsubscribe(rt, e)  # unsubscribed before it entered: it never enters (SPEC §6)
         e.at = max(rt.activated_at, rt.gates.begin, inp.at)
         if rt.gates.end is None or e.at < rt.gates.end:
             rt._arm(e)
         return None
+    if e.status == EXITED and e.entered_at is None:
+        return "the contact unsubscribed before it entered"
     if not e.removed:
         return "already on the rollup"
     e.removed = False
@@ -237,6 +242,36 @@ def _engaged(rt: Runtime, e: Enrollment | None, inp: Input) -> str | None:
     return None
 
 
+def _on_suppression_list(rt: Runtime, contact_id: str) -> bool:
+    """Live, an unsubscribe reaches a sequence the contact joins later only as its address on the list."""
+    if not rt.suppressed:
+        return False
+    fields = rt.contacts.get(contact_id, {})
+    return any(str(fields.get(f) or "").strip().lower() in rt.suppressed for f in CHANNEL_FIELD.values())
+
+
+def _in_unsubscribed(rt: Runtime, e: Enrollment | None, inp: Input) -> str | None:
+    if e is None:  # not on the rollup yet: remember it, so that a later addition does not enter
+        assert inp.contact is not None
+        e = rt.enr[inp.contact] = Enrollment(inp.contact, removed=True)
+    if e.finished:
+        return f"the enrollment has already {e.status}"
+    return unsubscribe(rt, e)
+
+
+def unsubscribe(rt: Runtime, e: Enrollment) -> None:
+    """Exit at this very instant with reason `unsubscribed` (SPEC §6): nothing is sent by leaving, so neither
+    the window nor a pause holds it back. A contact that has not entered yet never enters (no action)."""
+    e.held = False
+    if e.status == PENDING:
+        e.status, e.phase, e.at = EXITED, P_DONE, None
+        rt._arm(e)
+        return None
+    e.move_kind, e.move_target = "exit", "unsubscribed"
+    rt._land(e)
+    return None
+
+
 Handler = Callable[["Runtime", Enrollment | None, Input], str | None]
 HANDLERS: dict[str, Handler] = {
     "member_added": _in_member_added,
@@ -246,4 +281,5 @@ HANDLERS: dict[str, Handler] = {
     "outcome": _in_outcome,
     "move_next": _in_move_next,
     "retry": _in_retry,
+    "unsubscribed": _in_unsubscribed,
 }

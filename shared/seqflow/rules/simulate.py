@@ -23,7 +23,7 @@ from seqflow.rules.state import VISIBLE, Action, Input
 
 EventType = Literal[
     "opened", "clicked", "replied", "bounced", "outcome", "move_next", "retry", "contact_updated",
-    "member_removed", "member_added", "remove_from_sequence", "pause", "resume", "end",
+    "member_removed", "member_added", "remove_from_sequence", "unsubscribed", "pause", "resume", "end",
 ]  # fmt: skip
 NEEDS_STEP = frozenset({"opened", "clicked", "replied", "bounced", "outcome", "move_next", "retry"})
 NO_CONTACT = frozenset({"pause", "resume", "end"})

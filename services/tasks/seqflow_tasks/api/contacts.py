@@ -7,9 +7,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from seqflow.domain.text import Text
 from seqflow.messaging.base import ContactData, ContactFields
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.rollup import ContactUpserted
+from seqflow_tasks import policy
 from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
 from seqflow_tasks.api.tasks import activity_out
 from seqflow_tasks.handlers import local_time
@@ -17,13 +19,13 @@ from seqflow_tasks.handlers import local_time
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1)
+    text: Text
 
 
 class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(default="MANUAL", min_length=1)
-    text: str = Field(min_length=1)
+    kind: str = Field(default="MANUAL", min_length=1, max_length=40, pattern=r"^[A-Za-z][A-Za-z0-9_ -]*$")
+    text: Text
 
 
 class AboutIn(ContactFields):
@@ -32,16 +34,19 @@ class AboutIn(ContactFields):
 
 async def known_contact(ctx: Ctx) -> dict[str, Any]:
     async with ctx.deps.pool.acquire() as c:
+        await policy.require_contact(ctx, c, ctx.param("id"))
         rec = await ctx.deps.store.contact(c, ctx.param("id"))
     if rec is None:
         raise ApiError(404, "no such contact", "id")
     return rec
 
 
-@route("GET", "/contacts/{id}/activities", "A contact's activities, newest first", tag="contacts")
+@route("GET", "/contacts/{id}/activities", "A contact's activities, newest first", rule=policy.WORKER,
+       tag="contacts")  # fmt: skip
 async def activities(ctx: Ctx) -> web.Response:
     """Known to the read copy or not: a contact's SEQUENCE activities may arrive before its data."""
     async with ctx.deps.pool.acquire() as c:
+        await policy.require_contact(ctx, c, ctx.param("id"))
         rec = await ctx.deps.store.contact(c, ctx.param("id"))
         acts = await ctx.deps.store.activities(c, ctx.param("id"), 200)
     if rec is None and not acts:
@@ -59,19 +64,19 @@ async def _add(ctx: Ctx, kind: str, text: str) -> web.Response:
     return reply(act, 201)
 
 
-@route("POST", "/contacts/{id}/notes", "Add a note", body=NoteIn, status=201, tag="contacts")
+@route("POST", "/contacts/{id}/notes", "Add a note", body=NoteIn, rule=policy.WORKER, status=201, tag="contacts")
 async def add_note(ctx: Ctx) -> web.Response:
     return await _add(ctx, "NOTE", ctx.body.text)
 
 
-@route("POST", "/contacts/{id}/activities", "Add a manual activity", body=ActivityIn, status=201,
-       tag="contacts")  # fmt: skip
+@route("POST", "/contacts/{id}/activities", "Add a manual activity", body=ActivityIn, rule=policy.WORKER,
+       status=201, tag="contacts")  # fmt: skip
 async def add_activity(ctx: Ctx) -> web.Response:
     return await _add(ctx, ctx.body.kind.upper(), ctx.body.text)
 
 
 @route("PATCH", "/contacts/{id}", "Edit About fields (published as contact_upserted)", body=AboutIn,
-       tag="contacts")  # fmt: skip
+       rule=policy.WORKER, tag="contacts")  # fmt: skip
 async def edit_contact(ctx: Ctx) -> web.Response:
     rec, now = await known_contact(ctx), ctx.deps.clock.now()
     contact = ContactData.model_validate({**rec["data"], **ctx.body.model_dump(exclude_unset=True)})

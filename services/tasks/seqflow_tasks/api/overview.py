@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from seqflow.domain.template import Template
-from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
+from seqflow_tasks import policy
+from seqflow_tasks.api.registry import ApiError, Ctx, Query, reply, route
 from seqflow_tasks.api.sequences import display_state
 from seqflow_tasks.db import Conn, Row
 
@@ -27,16 +28,24 @@ async def figures(ctx: Ctx, c: Conn, seq: Row) -> dict[str, Any]:
         "exited": enr.get("exited") or 0, "tasks_todo": tasks.get("todo") or 0,
         "tasks_completed": tasks.get("done") or 0, "emails_sent": emails,
         "open_pct": pct(eng.get("opened", 0), emails), "click_pct": pct(eng.get("clicked", 0), emails),
-        "reply_pct": pct(eng.get("replied", 0), emails), "bounce_pct": pct(eng.get("bounced", 0), emails),
+        "reply_pct": pct(eng.get("replied", 0), emails),
+        "bounce_pct": pct(eng.get("bounced", 0), sends.get("reached") or 0),  # refused sends count in the base
         "sms_sent": sends.get("sms") or 0,
     }  # fmt: skip
 
 
 def mine(ctx: Ctx, seqs: list[Row]) -> list[Row]:
-    return [s for s in seqs if ctx.is_admin or ctx.user["id"] in (s["primary_user"], *s["team"])]
+    return [s for s in seqs if policy.on_sequence(ctx, s)]
 
 
-@route("GET", "/overview", "Per sequence: state, names, tasks, sends and engagement rates", tag="overview")
+@route(
+    "GET",
+    "/overview",
+    "Per sequence: state, names, tasks, sends and engagement rates",
+    rule=policy.WORKER,
+    query=(Query("archived", {"type": "string", "enum": ["true", "false"]}),),
+    tag="overview",
+)
 async def overview(ctx: Ctx) -> web.Response:
     archived = ctx.request.query.get("archived") == "true"
     async with ctx.deps.pool.acquire() as c:
@@ -57,7 +66,8 @@ async def conversion(ctx: Ctx, c: Conn, seq: Row) -> list[dict[str, Any]]:
 
 
 @route("GET", "/metrics/compare", "Overview figures side by side, median entry→completion, conversion per step",
-       tag="overview")  # fmt: skip
+       rule=policy.WORKER, query=(Query("sequence", {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                        required=True),), tag="overview")  # fmt: skip
 async def compare(ctx: Ctx) -> web.Response:
     ids = ctx.request.query.getall("sequence", [])
     if not ids:

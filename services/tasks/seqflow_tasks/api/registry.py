@@ -20,25 +20,24 @@ from pydantic import BaseModel, ValidationError
 
 from seqflow.clock import Clock
 from seqflow.domain.errors import validation_issues
+from seqflow.domain.text import depth, storable, unstorable_path
 from seqflow.service import SeqflowApp
-from seqflow_tasks.db import Row, Store
+from seqflow_tasks import policy
+from seqflow_tasks.db import Row
+from seqflow_tasks.db_access import AccessStore
+from seqflow_tasks.errors import ApiError
+
+__all__ = ["ADMIN", "ROUTES", "ApiError", "Ctx", "Deps", "Route", "find_route", "invoke", "reply", "route", "wrap"]
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
-
-
-class ApiError(Exception):
-    """An answer other than success: status, message and the field it is about."""
-
-    def __init__(self, status: int, error: str, field: str | None = None, **extra: Any) -> None:
-        super().__init__(error)
-        self.status, self.error, self.field, self.extra = status, error, field, extra
+MAX_DEPTH = 32
 
 
 @dataclass
 class Deps:
     app: SeqflowApp
-    store: Store
+    store: AccessStore
     clock: Clock
 
     @property
@@ -64,10 +63,20 @@ class Ctx:
 
     @property
     def is_admin(self) -> bool:
-        return ADMIN in (self.user.get("permissions") or [])
+        return policy.is_admin(self)
 
 
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
+Check = Callable[[Ctx], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query-string parameter, for the OpenAPI document (`schema` is its JSON schema)."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
 
 
 @dataclass
@@ -81,6 +90,17 @@ class Route:
     auth: bool = True
     status: int = 200
     tags: list[str] = field(default_factory=list)
+    verify: Check | None = None
+    """Runs before the body is parsed and may refuse the request (webhook signatures: 401 first)."""
+    form: type[BaseModel] | None = None
+    """A form body (application/x-www-form-urlencoded) the handler reads itself, for the OpenAPI document."""
+    headers: tuple[str, ...] = ()
+    """Request headers the route requires, for the OpenAPI document."""
+    query: tuple[Query, ...] = ()
+    produces: str | None = "application/json"
+    """The media type of a successful answer (None: no body, e.g. a redirect)."""
+    rule: policy.Rule | None = None
+    """The rule admitting callers; None (undeclared) refuses everyone and fails the route-table test."""
 
 
 ROUTES: list[Route] = []
@@ -93,12 +113,27 @@ def route(
     *,
     body: type[BaseModel] | None = None,
     permission: str | None = None,
+    rule: policy.Rule | None = None,
     auth: bool = True,
     status: int = 200,
     tag: str = "api",
+    verify: Check | None = None,
+    form: type[BaseModel] | None = None,
+    headers: tuple[str, ...] = (),
+    query: tuple[Query, ...] = (),
+    produces: str | None = "application/json",
 ) -> Callable[[Handler], Handler]:
+    """Register a route. Its rule is declared explicitly: `rule=policy.X`, or `permission="..."` (the
+    rule of that permission), or `auth=False` (public: the request is signed or harmless)."""
+    if rule is None and permission is not None:
+        rule = policy.needs(permission)
+    if rule is None and not auth:
+        rule = policy.PUBLIC
+    public = rule is not None and rule.public
+
     def register(fn: Handler) -> Handler:
-        ROUTES.append(Route(method, path, fn, summary, body, permission, auth, status, [tag]))
+        ROUTES.append(Route(method, path, fn, summary, body, permission, not public, status, [tag], verify=verify,
+                            form=form, headers=headers, query=query, produces=produces, rule=rule))  # fmt: skip
         return fn
 
     return register
@@ -133,16 +168,48 @@ async def authenticate(request: web.Request, deps: Deps) -> Row:
     async with deps.pool.acquire() as c:
         user = await deps.store.user_by_token(c, token.strip())
     if user is None:
-        raise ApiError(401, "unknown token", "Authorization")
+        raise ApiError(401, "unknown or revoked token", "Authorization")
     return user
 
 
-async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await request.read()
+def parse_json(raw: bytes) -> Any:
+    """Parsed JSON that the database and the models can take: every string storable, every number finite
+    (jsonb has no NaN or Infinity), at most MAX_DEPTH deep."""
     try:
-        data = json.loads(raw or b"null")
+        data = json.loads(raw or b"null", parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ApiError(400, f"body nests deeper than {MAX_DEPTH} levels", "(body)") from None
     except ValueError as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}", "(body)") from None
+    if depth(data) > MAX_DEPTH:
+        raise ApiError(400, f"body nests deeper than {MAX_DEPTH} levels", "(body)")
+    if (where := unstorable_path(data)) is not None:
+        raise ApiError(422, f"{where}: must not contain NUL characters or unpaired surrogates", where)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
+
+
+def check_request_text(request: web.Request) -> None:
+    """Path parameters and query values go into SQL as text, which cannot hold NUL: refuse it up front."""
+    for name, value in [*request.match_info.items(), *request.query.items()]:
+        if not (storable(name) and storable(value)):
+            raise ApiError(400, f"{name}: must not contain NUL characters or unpaired surrogates", name)
+
+
+async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
+    if request.content_type != "application/json" and request.can_read_body:
+        raise ApiError(415, f"send the body as application/json, not {request.content_type}", "Content-Type")
+    data = parse_json(await request.read())
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object", "(body)")
     try:
@@ -156,8 +223,12 @@ async def invoke(r: Route, ctx: Ctx) -> web.StreamResponse:
 
     The JSON API (`wrap`, bearer token) and the web pages (session cookie, form bodies already parsed
     into `ctx.body`) both go through here, so a page can never do what the API would refuse."""
-    if r.permission and not ctx.can(r.permission):
-        raise ApiError(403, f"needs permission {r.permission!r}", "Authorization")
+    if r.rule is None:
+        raise ApiError(403, f"{r.method} {r.path} declares no permission rule", "Authorization")
+    if not r.rule.allows(ctx.user):
+        raise ApiError(403, f"not allowed: {r.rule.doc}", "Authorization")
+    if r.verify is not None:
+        await r.verify(ctx)
     if r.body is not None and ctx.body is None:
         ctx.body = await parse_body(ctx.request, r.body)
     return await r.handler(ctx)
@@ -174,12 +245,15 @@ def find_route(method: str, path: str) -> Route:
 def wrap(r: Route, deps: Deps) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
+            check_request_text(request)
             user = await authenticate(request, deps) if r.auth else {}
             return await invoke(r, Ctx(request, deps, user))
         except ApiError as exc:
             return error_response(exc)
         except ValidationError as exc:
             return error_response(validation_error(exc))
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(ApiError(413, "the body is too large", "(body)"))
         except web.HTTPException:
             raise
         except Exception:
@@ -189,7 +263,21 @@ def wrap(r: Route, deps: Deps) -> Callable[[web.Request], Awaitable[web.StreamRe
     return handler
 
 
+def allow(path: str) -> str:
+    """The methods registered on a path template, as an `Allow` header says them."""
+    return ", ".join(sorted({r.method for r in ROUTES if r.path == path} | {"OPTIONS"}))
+
+
+def options(path: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204, headers={"Allow": allow(path)})
+
+    return handler
+
+
 def install(app: SeqflowApp, deps: Deps) -> None:
     router = app.web.web_app.router
     for r in ROUTES:
         router.add_route(r.method, r.path, wrap(r, deps))
+    for path in dict.fromkeys(r.path for r in ROUTES):
+        router.add_route("OPTIONS", path, options(path))

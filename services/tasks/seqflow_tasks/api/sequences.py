@@ -15,17 +15,20 @@ from seqflow.domain.template import Template
 from seqflow.messaging.base import UserRef
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
+from seqflow_tasks import policy
 from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
 from seqflow_tasks.api.templates import template_out
 from seqflow_tasks.db import Conn, Row
 
 
 def display_state(seq: Row, now: datetime) -> str:
-    """scheduled / active / paused / ended / archived, as the overview shows it."""
+    """scheduled / active / paused / error / ended / archived, as the overview shows it."""
     if seq["archived"]:
         return "archived"
     if seq["state"] == "ended":
         return "ended"
+    if seq.get("quarantined_at") is not None:
+        return "error"  # the scheduler set it aside (sequence_quarantined)
     if seq["begin_at"] > now and (seq["state"] == "active" or seq["resumed_at"] is None):
         return "scheduled"
     return str(seq["state"])
@@ -44,8 +47,8 @@ async def publish_lifecycle(ctx: Ctx, sid: str, type_: str, payload: BaseModel, 
     await ctx.deps.app.publisher.send_all(topic, [Envelope.wrap(type_, sid, payload, at)])
 
 
-@route("POST", "/sequences", "Activate a template on a rollup list (SPEC §3)", body=Activation,
-       permission="sequences:activate", status=201, tag="sequences")  # fmt: skip
+@route("POST", "/sequences", "Activate one of your templates on one of your rollup lists (SPEC §3)",
+       body=Activation, rule=policy.OWNER, status=201, tag="sequences")  # fmt: skip
 async def activate(ctx: Ctx) -> web.Response:
     act: Activation = ctx.body
     for name in ("template_id", "rollup_id"):
@@ -71,11 +74,9 @@ async def activate(ctx: Ctx) -> web.Response:
 
 async def _check_activation(ctx: Ctx, c: Conn, act: Activation) -> tuple[Row, Row]:
     store = ctx.deps.store
-    tpl = await store.template(c, act.template_id or "")
-    if tpl is None:
-        raise ApiError(404, f"no template {act.template_id!r}", "template_id")
-    if await store.rollup(c, act.rollup_id or "") is None:
-        raise ApiError(404, f"no rollup {act.rollup_id!r}", "rollup_id")
+    policy.check_primary_user(ctx, act.primary_user)
+    tpl = await policy.own_template(ctx, c, act.template_id or "", "template_id")
+    await policy.own_rollup(ctx, c, act.rollup_id or "", "rollup_id")
     if await store.sequence_named(c, act.name) is not None:
         raise ApiError(409, f"a sequence named {act.name!r} already exists", "name")
     holder = await store.sequence_on_rollup(c, act.rollup_id or "")
@@ -112,21 +113,27 @@ def _new_sequence(act: Activation, template: Template, now: datetime) -> Row:
 
 async def visible_sequence(ctx: Ctx, c: Conn) -> Row:
     seq = await ctx.deps.store.sequence(c, ctx.param("id"))
-    if seq is None or not (ctx.is_admin or ctx.user["id"] in (seq["primary_user"], *seq["team"])):
+    if seq is None or not policy.on_sequence(ctx, seq):
         raise ApiError(404, "no such sequence", "id")
     return seq
 
 
-@route("GET", "/sequences", "Sequences the caller can see", tag="sequences")
+async def managed_sequence(ctx: Ctx, c: Conn) -> Row:
+    seq = await visible_sequence(ctx, c)
+    policy.require_manager(ctx, seq)
+    return seq
+
+
+@route("GET", "/sequences", "Sequences the caller is on (an admin sees all)", rule=policy.WORKER, tag="sequences")
 async def list_sequences(ctx: Ctx) -> web.Response:
     now = ctx.deps.clock.now()
     async with ctx.deps.pool.acquire() as c:
         seqs = await ctx.deps.store.sequences(c)
-    mine = [s for s in seqs if ctx.is_admin or ctx.user["id"] in (s["primary_user"], *s["team"])]
+    mine = [s for s in seqs if policy.on_sequence(ctx, s)]
     return reply({"sequences": [sequence_out(s, now) for s in mine]})
 
 
-@route("GET", "/sequences/{id}", "One sequence", tag="sequences")
+@route("GET", "/sequences/{id}", "One sequence", rule=policy.WORKER, tag="sequences")
 async def get_sequence(ctx: Ctx) -> web.Response:
     async with ctx.deps.pool.acquire() as c:
         seq = await visible_sequence(ctx, c)
@@ -136,7 +143,7 @@ async def get_sequence(ctx: Ctx) -> web.Response:
 async def _change(ctx: Ctx, action: str, allowed: set[str], new_state: str) -> web.Response:
     now = ctx.deps.clock.now()
     async with ctx.deps.pool.acquire() as c, c.transaction():
-        seq = await visible_sequence(ctx, c)
+        seq = await managed_sequence(ctx, c)
         if seq["state"] not in allowed:
             raise ApiError(409, f"cannot {action} a sequence that is {seq['state']}", "state")
         await ctx.deps.store.set_sequence_state(c, seq["id"], new_state, now)
@@ -147,29 +154,29 @@ async def _change(ctx: Ctx, action: str, allowed: set[str], new_state: str) -> w
     return reply({"id": seq["id"], "state": new_state, "at": now})
 
 
-@route("POST", "/sequences/{id}/pause", "Pause an active sequence", permission="sequences:activate",
+@route("POST", "/sequences/{id}/pause", "Pause an active sequence", rule=policy.OWNER,
        tag="sequences")  # fmt: skip
 async def pause(ctx: Ctx) -> web.Response:
     return await _change(ctx, "pause", {"active"}, "paused")
 
 
-@route("POST", "/sequences/{id}/resume", "Resume a paused sequence", permission="sequences:activate",
+@route("POST", "/sequences/{id}/resume", "Resume a paused sequence", rule=policy.OWNER,
        tag="sequences")  # fmt: skip
 async def resume(ctx: Ctx) -> web.Response:
     return await _change(ctx, "resume", {"paused"}, "active")
 
 
-@route("POST", "/sequences/{id}/end", "End a sequence (irreversible)", permission="sequences:activate",
+@route("POST", "/sequences/{id}/end", "End a sequence (irreversible)", rule=policy.OWNER,
        tag="sequences")  # fmt: skip
 async def end(ctx: Ctx) -> web.Response:
     return await _change(ctx, "end", {"active", "paused"}, "ended")
 
 
-@route("POST", "/sequences/{id}/archive", "Archive an ended sequence", permission="sequences:activate",
+@route("POST", "/sequences/{id}/archive", "Archive an ended sequence", rule=policy.OWNER,
        tag="sequences")  # fmt: skip
 async def archive(ctx: Ctx) -> web.Response:
     async with ctx.deps.pool.acquire() as c:
-        seq = await visible_sequence(ctx, c)
+        seq = await managed_sequence(ctx, c)
         if seq["state"] != "ended":
             raise ApiError(409, f"only an ended sequence can be archived (this one is {seq['state']})", "state")
         await ctx.deps.store.archive_sequence(c, seq["id"])
@@ -193,14 +200,14 @@ class BranchesEdit(BaseModel):
 
 
 async def _paused_sequence(ctx: Ctx, c: Conn) -> Row:
-    seq = await visible_sequence(ctx, c)
+    seq = await managed_sequence(ctx, c)
     if seq["state"] != "paused":
         raise ApiError(409, f"a sequence can be edited only while paused (this one is {seq['state']})", "state")
     return seq
 
 
 @route("PATCH", "/sequences/{id}", "Edit settings (paused only)", body=SettingsEdit,
-       permission="sequences:activate", tag="sequences")  # fmt: skip
+       rule=policy.OWNER, tag="sequences")  # fmt: skip
 async def edit_settings(ctx: Ctx) -> web.Response:
     now, edit = ctx.deps.clock.now(), ctx.body.model_dump(mode="json", exclude_unset=True)
     async with ctx.deps.pool.acquire() as c, c.transaction():
@@ -218,7 +225,7 @@ async def edit_settings(ctx: Ctx) -> web.Response:
 
 
 @route("PUT", "/sequences/{id}/branches", "Edit the sequence's branches (paused only)", body=BranchesEdit,
-       permission="sequences:activate", tag="sequences")  # fmt: skip
+       rule=policy.OWNER, tag="sequences")  # fmt: skip
 async def edit_branches(ctx: Ctx) -> web.Response:
     now = ctx.deps.clock.now()
     async with ctx.deps.pool.acquire() as c, c.transaction():
@@ -230,11 +237,12 @@ async def edit_branches(ctx: Ctx) -> web.Response:
     return reply({"id": seq["id"], "template": tpl})
 
 
-@route("POST", "/sequences/{id}/use-as-template", "A new template from the sequence's copy", status=201,
-       tag="sequences")  # fmt: skip
+@route("POST", "/sequences/{id}/use-as-template", "A new template of yours from the sequence's copy",
+       rule=policy.OWNER, status=201, tag="sequences")  # fmt: skip
 async def use_as_template(ctx: Ctx) -> web.Response:
     async with ctx.deps.pool.acquire() as c:
-        seq = await visible_sequence(ctx, c)
-        body = {**seq["template"], "name": f"{seq['template']['name']} (from {seq['name']})"}
+        seq = await managed_sequence(ctx, c)
+        name = f"{seq['template']['name']} (from {seq['name']})"
+        body = {**seq["template"], "name": name, "owner": policy.me(ctx)}
         rec = await ctx.deps.store.insert_template(c, uuid.uuid4().hex, body, ctx.deps.clock.now())
     return reply(template_out(rec), 201)

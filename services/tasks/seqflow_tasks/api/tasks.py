@@ -9,16 +9,19 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from seqflow.clock import parse_instant
+from seqflow.domain.bounds import parse_id, parse_instant_text
 from seqflow.domain.template import RETRY, Template
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.outcomes import TaskAction
 from seqflow.messaging.rollup import RemoveMember
-from seqflow_tasks.api.registry import ApiError, Ctx, reply, route
+from seqflow_tasks import policy
+from seqflow_tasks.api.registry import ApiError, Ctx, Query, reply, route
 from seqflow_tasks.api.sequences import visible_sequence
 from seqflow_tasks.db import Row
 
 FILTERS = ("sequence", "user", "priority", "type", "due_from", "due_to")
+_INSTANT = {"type": "string", "format": "date-time"}
+LIST_QUERY = tuple(Query(n, _INSTANT if n.startswith("due_") else {"type": "string"}) for n in FILTERS)
 
 
 class MarkIn(BaseModel):
@@ -28,9 +31,9 @@ class MarkIn(BaseModel):
 
 def _instant(ctx: Ctx, name: str) -> datetime:
     try:
-        return parse_instant(ctx.request.query[name])
-    except ValueError:
-        raise ApiError(422, f"{name}: must be an ISO-8601 instant with a timezone", name) from None
+        return parse_instant_text(ctx.request.query[name])
+    except ValueError as exc:
+        raise ApiError(422, f"{name}: must be an ISO-8601 instant with a timezone ({exc})", name) from None
 
 
 def list_filter(ctx: Ctx, alias: str = "t") -> tuple[str, list[Any]]:
@@ -41,12 +44,12 @@ def list_filter(ctx: Ctx, alias: str = "t") -> tuple[str, list[Any]]:
         args.append(value)
         clauses.append(sql.replace("?", f"${len(args)}"))
 
-    if not ctx.is_admin:
-        add("(s.primary_user = ? OR ? = ANY(s.team))", ctx.user["id"])
+    if not policy.is_admin(ctx):
+        add(policy.MEMBER_SQL, ctx.user["id"])
     if "sequence" in q:
         add(f"{alias}.sequence_id = ?", q["sequence"])
     if "user" in q:
-        add("(s.primary_user = ? OR ? = ANY(s.team))", q["user"])
+        add(policy.MEMBER_SQL, q["user"])
     if "priority" in q and alias == "t":
         add("t.priority = ?", q["priority"])
     if "type" in q and alias == "t":
@@ -74,7 +77,8 @@ async def open_list(ctx: Ctx) -> list[Row]:
         return await ctx.deps.store.open_tasks(c, where, args)
 
 
-@route("GET", "/tasks", "The caller's open tasks with counts per step type", tag="tasks")
+@route("GET", "/tasks", "The caller's open tasks with counts per step type", rule=policy.WORKER, query=LIST_QUERY,
+       tag="tasks")  # fmt: skip
 async def list_tasks(ctx: Ctx) -> web.Response:
     tasks = await open_list(ctx)
     counts = dict(Counter(t["type"] for t in tasks))
@@ -82,13 +86,12 @@ async def list_tasks(ctx: Ctx) -> web.Response:
 
 
 async def visible_task(ctx: Ctx) -> Row:
-    try:
-        task_id = int(ctx.param("id"))
-    except ValueError:
-        raise ApiError(404, "no such task", "id") from None
+    task_id = parse_id(ctx.param("id"))
+    if task_id is None:
+        raise ApiError(404, "no such task", "id")
     async with ctx.deps.pool.acquire() as c:
         t = await ctx.deps.store.task(c, task_id)
-    if t is None or not (ctx.is_admin or ctx.user["id"] in (t["primary_user"], *t["team"])):
+    if t is None or not policy.on_sequence(ctx, t):
         raise ApiError(404, "no such task", "id")
     return t
 
@@ -98,7 +101,7 @@ def menu(t: Row) -> list[str]:
 
 
 @route("GET", "/tasks/{id}", "Task detail: contact card, location, activities, script, Mark As menu",
-       tag="tasks")  # fmt: skip
+       rule=policy.WORKER, tag="tasks")  # fmt: skip
 async def task_detail(ctx: Ctx) -> web.Response:
     t = await visible_task(ctx)
     async with ctx.deps.pool.acquire() as c:
@@ -135,7 +138,7 @@ async def publish_action(ctx: Ctx, payload: TaskAction) -> None:
 
 
 @route("POST", "/tasks/{id}/mark", "Mark As an outcome; returns the next task of the same list",
-       body=MarkIn, tag="tasks")  # fmt: skip
+       body=MarkIn, rule=policy.WORKER, tag="tasks")  # fmt: skip
 async def mark(ctx: Ctx) -> web.Response:
     t, outcome, now = await visible_task(ctx), ctx.body.outcome, ctx.deps.clock.now()
     if t["state"] != "open":
@@ -177,19 +180,20 @@ async def _enrollment_command(ctx: Ctx, action: str) -> web.Response:
 
 
 @route("POST", "/sequences/{id}/enrollments/{contact_id}/move-next", "Move to Next Task Now", status=202,
-       tag="tasks")  # fmt: skip
+       rule=policy.WORKER, tag="tasks")  # fmt: skip
 async def move_next(ctx: Ctx) -> web.Response:
     return await _enrollment_command(ctx, "move_next")
 
 
 @route("POST", "/sequences/{id}/enrollments/{contact_id}/retry", "Retry a failed send", status=202,
-       tag="tasks")  # fmt: skip
+       rule=policy.WORKER, tag="tasks")  # fmt: skip
 async def retry(ctx: Ctx) -> web.Response:
     return await _enrollment_command(ctx, "retry")
 
 
 @route("POST", "/sequences/{id}/enrollments/{contact_id}/remove-from-sequence",
-       "Remove from Sequence: pause in place and leave the rollup", status=202, tag="tasks")  # fmt: skip
+       "Remove from Sequence: pause in place and leave the rollup", status=202, rule=policy.WORKER,
+       tag="tasks")  # fmt: skip
 async def remove_from_sequence(ctx: Ctx) -> web.Response:
     now, cid = ctx.deps.clock.now(), ctx.param("contact_id")
     async with ctx.deps.pool.acquire() as c:
@@ -213,7 +217,8 @@ def queue_row(e: Row) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@route("GET", "/queue", "Enrollments past step one with a pending next step", tag="tasks")
+@route("GET", "/queue", "Enrollments past step one with a pending next step", rule=policy.WORKER, query=LIST_QUERY,
+       tag="tasks")  # fmt: skip
 async def queue(ctx: Ctx) -> web.Response:
     where, args = list_filter(ctx, alias="e")
     async with ctx.deps.pool.acquire() as c:
