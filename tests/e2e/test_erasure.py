@@ -56,7 +56,7 @@ async def activate(alice: Api) -> str:
     await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": [ERASED, KEPT]})
     seq = await alice.ok("POST", "/sequences", {
         "name": "Erase Q4", "template_id": template["id"], "rollup_id": rollup["id"], "begin": "2026-12-01",
-        "timezone": "America/New_York", "primary_user": "alice"})  # fmt: skip
+        "timezone": "America/New_York", "primary_user": "alice", "team_members": ["bob"]})  # fmt: skip
     return str(seq["id"])
 
 
@@ -68,7 +68,7 @@ async def test_an_erased_contact_is_gone_from_every_schema_while_the_overview_co
     await stack.wait_ready()
     async with aiohttp.ClientSession() as http:
         admin = Api(http, stack.api)
-        alice, bob = await make_user(admin, "alice"), await make_user(admin, "bob")
+        alice, bob, eve = [await make_user(admin, uid) for uid in ("alice", "bob", "eve")]
         sid = await activate(alice)
         await wait_for(lambda: len(stack.sent_mail()) == 2, 60, "both emails")
         await eventually(lambda: alice.ok("GET", f"/tasks?sequence={sid}"), lambda t: t["counts"]["ALL"] == 2,
@@ -77,9 +77,10 @@ async def test_an_erased_contact_is_gone_from_every_schema_while_the_overview_co
         before = await eventually(lambda: overview_of(alice, sid), lambda o: o["emails_sent"] == 2, "the sends")
         assert await columns_holding(stack.dsn, stack.schema_prefix, NEEDLES)  # the check can see them
 
-        status, refused = await bob.request("DELETE", "/contacts/c-erase")
+        assert (await eve.request("DELETE", "/contacts/c-erase"))[0] == 404  # cannot see it
+        status, refused = await bob.request("DELETE", "/contacts/c-erase")  # sees it (team), owns no rollup
         assert (status, refused["field"]) == (403, "id")
-        erased = await admin.ok("DELETE", "/contacts/c-erase")
+        erased = await alice.ok("DELETE", "/contacts/c-erase")  # the owner of its only rollup
         assert erased["erased"] | {"tasks": 1} == {"contact": 1, "activities": erased["erased"]["activities"],
                                                    "notes": 1, "tasks": 1, "sends": 1, "memberships": 1}
         assert erased["suppressed_address_hashes"] == 2
