@@ -33,7 +33,7 @@ def simulate(scenario: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_rules_md_has_a_worked_example_for_each_family_of_rules() -> None:
-    assert len(worked_examples()) >= 7
+    assert len(worked_examples()) >= 8
 
 
 @pytest.mark.parametrize(("scenario", "expected"), worked_examples())
