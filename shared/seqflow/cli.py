@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("args", nargs=argparse.REMAINDER, help="scenario file and simulator options")
     imp = sub.add_parser("import", help="Import templates, rollups and contacts from files.")
     imp.add_argument("args", nargs=argparse.REMAINDER, help="files and importer options")
+    dlq = sub.add_parser("dlq", help="List dead-lettered messages or replay them: `dlq list|replay --help`.")
+    dlq.add_argument("args", nargs=argparse.REMAINDER, help="list [--topic T] | replay --topic T (--id ID | --all)")
     return parser
 
 
@@ -67,6 +69,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return call_entrypoint("seqflow.rules.simulate", "main", args.args)
     if args.command == "import":
         return call_entrypoint("seqflow.importer", "main", args.args)
+    if args.command == "dlq":
+        return call_entrypoint("seqflow.dlqtool", "main", args.args)
     if args.command == "demo":
         return call_entrypoint("seqflow.demo", "main", settings)
     if args.command == "migrate":
@@ -132,7 +136,9 @@ def run_dev(settings: Settings, broker_port: int | None, demo: bool = False) -> 
 
 
 def _print_urls(settings: Settings, stack: Stack) -> None:
-    host = settings.web_host
+    from seqflow.promstack import attach_prometheus  # imported late: only `seqflow dev` runs a Prometheus
+
+    prometheus, host = attach_prometheus(stack), settings.web_host
     assert stack.broker is not None
     print(f"broker:   {stack.broker.bootstrap}\ndatabase: {stack.dsn}\nlogs:     {stack.workdir / 'logs'}/")
     print(f"API:      http://{host}:{stack.ports['tasks']}/  (OpenAPI: /openapi.json, /docs; admin token "
@@ -140,6 +146,7 @@ def _print_urls(settings: Settings, stack: Stack) -> None:
     print(f"SMTP:     127.0.0.1:{stack.ports['smtp']} (mail in {stack.mail_file})\nSMS stub: {stack.sms_url}")
     for name in DEFAULT_WEB_PORTS:
         print(f"metrics:  {name:<12} http://{host}:{stack.ports[name]}/metrics")
+    print(f"Prometheus: {prometheus}  (alert rules loaded)" if prometheus else "Prometheus: not installed")
     print("Ctrl-C stops everything.", flush=True)
 
 

@@ -8,6 +8,7 @@ from seqflow.clock import make_clock
 from seqflow.messaging import catalog  # noqa: F401 - registers every message type with the codec
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
+from seqflow_dispatcher import erasure
 from seqflow_dispatcher.agents import register_agents
 from seqflow_dispatcher.channels import RetryPolicy
 from seqflow_dispatcher.db import DispatchStore
@@ -23,6 +24,7 @@ def create_app(
     registry = registry or CollectorRegistry()
     app = build_app(SERVICE, settings, registry)
     app.use_database(settings.database_url)
+    erasure.register(app)
     sends_total = Counter(
         "seqflow_sends_total", "Sends by channel and final status", ["channel", "status"], registry=registry
     )

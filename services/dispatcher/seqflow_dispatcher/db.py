@@ -56,7 +56,9 @@ class DispatchStore:
         await conn.execute(sql, result.idempotency_key, *args)
 
     async def is_suppressed(self, conn: asyncpg.Connection, address: str) -> bool:
-        sql = self._sql("SELECT 1 FROM {schema}.suppression WHERE address = $1")
+        # an erased contact's addresses are kept only as hashes (seqflow_dispatcher.erasure)
+        sql = self._sql("SELECT 1 FROM {schema}.suppression WHERE address = $1 OR address = 'sha256:' || "
+                        "encode(sha256(convert_to($1, 'UTF8')), 'hex')")  # fmt: skip
         return await conn.fetchval(sql, address.strip().lower()) is not None
 
     async def suppress(self, conn: asyncpg.Connection, event: Unsubscribed) -> None:

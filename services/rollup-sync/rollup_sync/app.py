@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from rollup_sync import erasure
 from rollup_sync.agents import register_agents
 from rollup_sync.db import RollupStore
 from seqflow.clock import make_clock
@@ -19,4 +20,5 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app.use_database(settings.database_url)
     store = RollupStore(settings.schema_name("rollup_sync"))
     register_agents(app, store, make_clock(settings.clock))
+    erasure.register(app)
     return app

@@ -6,6 +6,8 @@ import logging
 
 from prometheus_client import CollectorRegistry
 
+import seqflow_tasks.erasure
+import seqflow_tasks.gauges
 from seqflow.clock import make_clock
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> SeqflowApp:
     app = build_app(SERVICE, settings, registry or CollectorRegistry())
+    seqflow_tasks.gauges.register_gauges(app, settings.schema_name("tasks"))
+    seqflow_tasks.erasure.register(app)
     app.use_database(settings.database_url)
     store = AccessStore(settings.schema_name("tasks"))
     clock = make_clock(settings.clock)

@@ -1,5 +1,5 @@
 """Import every payload family once so the codec knows every message type."""
 
-from seqflow.messaging import dispatch, engagement, lifecycle, outcomes, rollup, work
+from seqflow.messaging import dispatch, engagement, erasure, lifecycle, outcomes, rollup, work
 
-__all__ = ["dispatch", "engagement", "lifecycle", "outcomes", "rollup", "work"]
+__all__ = ["dispatch", "engagement", "erasure", "lifecycle", "outcomes", "rollup", "work"]

@@ -13,6 +13,7 @@ DISPATCH_RESULTS = "dispatch.results"
 ENGAGEMENT_EVENTS = "engagement.events"
 TASKS_OUTCOMES = "tasks.outcomes"
 ENROLLMENT_CHANGES = "enrollment.changes"
+CONTACT_ERASURE = "contact.erasure"
 
 ALL = (
     ROLLUP_COMMANDS,
@@ -24,6 +25,7 @@ ALL = (
     ENGAGEMENT_EVENTS,
     TASKS_OUTCOMES,
     ENROLLMENT_CHANGES,
+    CONTACT_ERASURE,
 )
 
 DLQ_SUFFIX = ".dlq"
@@ -78,3 +80,7 @@ class Topics:
     @property
     def enrollment_changes(self) -> str:
         return self.name(ENROLLMENT_CHANGES)
+
+    @property
+    def contact_erasure(self) -> str:
+        return self.name(CONTACT_ERASURE)
