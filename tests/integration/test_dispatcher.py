@@ -116,7 +116,7 @@ async def test_an_email_arrives_at_the_smtp_server_and_a_sent_result_is_emitted(
     assert results.messages[0].key == b"seq1:c1"
 
 
-async def test_the_same_request_delivered_twice_sends_once(
+async def test_the_same_request_delivered_again_sends_once_and_re_emits_the_same_result(
     broker: str,
     app: SeqflowApp,
     results: Collector,
@@ -125,10 +125,12 @@ async def test_the_same_request_delivered_twice_sends_once(
     schema_prefix: str,
 ) -> None:
     req = email_request()
-    await produce(broker, app.topic_names.due_sends, [("send_requested", req), ("send_requested", req)])
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
+    await wait_for(lambda: len(results.messages) == 1)
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
     await wait_for(lambda: len(results.messages) == 2)
     assert len(smtp[1]) == 1
-    assert [p["status"] for p in results.payloads] == ["sent", "sent"]
+    assert results.payloads[0] == results.payloads[1] and results.payloads[0]["status"] == "sent"
     [row] = await ledger(pg_dsn, schema_prefix, req.idempotency_key)
     assert row["status"] == "sent"
 
@@ -165,16 +167,20 @@ async def wait_for_suppression(app: SeqflowApp, address: str, limit: float = 30.
                      f"{address} suppressed", limit)  # fmt: skip
 
 
-async def test_an_smtp_550_gives_a_failed_result_with_the_error(
+async def test_an_smtp_550_is_a_hard_bounce_and_the_address_is_suppressed_for_later_sends(
     broker: str, app: SeqflowApp, results: Collector, pg_dsn: str, schema_prefix: str
 ) -> None:
     req = email_request(to=REJECTED)
     await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
     await wait_for(lambda: len(results.messages) == 1)
     [result] = results.payloads
-    assert result["status"] == "failed" and "550" in result["error"]
+    assert result["status"] == "bounced" and "550" in result["error"]
     [row] = await ledger(pg_dsn, schema_prefix, req.idempotency_key)
-    assert (row["status"], row["error"]) == ("failed", result["error"])
+    assert (row["status"], row["error"]) == ("bounced", result["error"])
+    await wait_for_suppression(app, REJECTED)
+    await produce(broker, app.topic_names.due_sends, [("send_requested", email_request(to=REJECTED, step="bump"))])
+    await wait_for(lambda: len(results.messages) == 2)
+    assert results.payloads[1]["status"] == "suppressed"
 
 
 async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(

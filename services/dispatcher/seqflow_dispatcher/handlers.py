@@ -1,87 +1,139 @@
-"""Dispatch requested sends exactly once per idempotency key, and keep the suppression list."""
+"""Dispatch requested sends at most once per idempotency key, paced, and keep the suppression list.
+
+A batch is claimed in one transaction: each row holds the whole request, so once the claim commits the
+consumer may move on; the sends finish in the background and a crash leaves rows a sweeper finishes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import asyncpg
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
-from seqflow.channels.errors import SendError
+from seqflow.channels.email import SmtpPool
+from seqflow.channels.errors import BouncedError, SendError
 from seqflow.clock import Clock
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.work import SendRequested
 from seqflow.settings import Settings
 from seqflow_dispatcher.channels import Channels, RetryPolicy, with_retries
-from seqflow_dispatcher.db import DispatchStore
+from seqflow_dispatcher.db import DispatchStore, PacingStore, normal
+from seqflow_dispatcher.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-# Longer than any send with its retries can take: only then may another delivery reclaim a pending row.
-CLAIM_LEASE = timedelta(minutes=5)
+Publish = Callable[[list[SendResult]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Deps:
     pool: asyncpg.Pool
     store: DispatchStore
+    pacer: Pacer
     channels: Channels
     clock: Clock
     sends_total: Counter
+    owner: str
     retry: RetryPolicy = RetryPolicy()
-    concurrency: int = 32
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))  # provider calls at once
 
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the app builds up front; `deps` completes it once the pool and HTTP session exist."""
+    """What the app builds up front; `deps` completes it once the pool exists (in the running loop)."""
 
     settings: Settings
     store: DispatchStore
     clock: Clock
     sends_total: Counter
+    pending_oldest: Gauge
     retry: RetryPolicy = RetryPolicy()
-    concurrency: int = 32
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)  # this process, as a ledger claim owner
 
     def deps(self, pool: asyncpg.Pool, session: aiohttp.ClientSession) -> Deps:
-        channels = Channels(self.settings, session)
-        return Deps(pool, self.store, channels, self.clock, self.sends_total, self.retry, self.concurrency)
+        smtp = SmtpPool(self.settings.smtp_host, self.settings.smtp_port)
+        channels = Channels(self.settings, session, smtp)
+        pacer = Pacer(pool, PacingStore(self.store.schema), self.clock, self.owner)
+        return Deps(pool, self.store, pacer, channels, self.clock, self.sends_total, self.owner, self.retry)
 
 
-async def dispatch(deps: Deps, req: SendRequested) -> SendResult | None:
-    """Send once: the ledger row is written before the provider call; a replay re-emits the stored result.
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed batch: `replay` are results to emit now; `owned` must be sent by this process."""
 
-    None means another delivery of the same key holds the claim and will emit the result itself.
+    replay: list[SendResult]
+    owned: list[SendRequested]
+    blocked: set[str]
+
+
+async def claim_batch(deps: Deps, requests: Sequence[SendRequested]) -> Claimed:
+    """Record a batch in one transaction. A key finished before gets its stored result again (one per
+    delivery); a key another live dispatcher holds gets nothing here (its owner emits the result)."""
+    unique = {r.idempotency_key: r for r in reversed(requests)}  # the first delivery of a key wins
+    async with deps.pool.acquire() as conn, conn.transaction():
+        owned = await deps.store.claim(conn, list(unique.values()), deps.owner, deps.clock.now())
+        stored = await deps.store.stored_results(conn, unique.keys() - owned)
+        blocked = await deps.store.suppressed(conn, [unique[k].to for k in owned])
+    replay = [stored[r.idempotency_key] for r in requests if r.idempotency_key in stored]
+    return Claimed(replay, [r for k, r in unique.items() if k in owned], blocked)
+
+
+async def send_claimed(deps: Deps, reqs: Sequence[SendRequested], blocked: set[str], publish: Publish) -> None:
+    """Send owned requests concurrently and publish every result once it is recorded.
+
+    Paced sends are recorded one by one (their completion frees a slot for the next); the others together.
     """
-    now = deps.clock.now()
-    async with deps.pool.acquire() as conn:
-        claim = await deps.store.claim(conn, req, now, now + CLAIM_LEASE)
-        if not claim.owned:
-            return claim.stored
-        if await deps.store.is_suppressed(conn, req.to):
-            return await finish(deps, conn, result_of(req, deps, "suppressed"))
-    result = await deliver(deps, req)
-    async with deps.pool.acquire() as conn:
-        return await finish(deps, conn, result)
+    suppressed = [result_of(r, deps, "suppressed") for r in reqs if normal(r.to) in blocked]
+    todo = [r for r in reqs if normal(r.to) not in blocked]
+    paced = [send_paced(deps, r, publish) for r in todo if r.limit is not None]
+    free = [send_one(deps, r) for r in todo if r.limit is None]
+    outcomes = await asyncio.gather(asyncio.gather(*free), *paced)
+    done = suppressed + [r for r in outcomes[0] if r is not None]
+    await publish(await finish(deps, done))
 
 
-async def finish(deps: Deps, conn: asyncpg.Connection, result: SendResult) -> SendResult:
-    await deps.store.complete(conn, result, deps.clock.now())
-    deps.sends_total.labels(result.channel, result.status).inc()
-    return result
+async def send_paced(deps: Deps, req: SendRequested, publish: Publish) -> None:
+    result = await send_one(deps, req)
+    if result is not None:
+        await publish(await finish(deps, [result]))
+
+
+async def send_one(deps: Deps, req: SendRequested) -> SendResult | None:
+    """Wait for the send's turn, call the provider; None if another dispatcher took the claim over."""
+    if not await deps.pacer.wait_turn(req):
+        return None
+    async with deps.gate:
+        return await deliver(deps, req)
+
+
+async def finish(deps: Deps, results: list[SendResult]) -> list[SendResult]:
+    """Record results (and suppress hard-bounced addresses) in one transaction; count what was recorded."""
+    if not results:
+        return []
+    async with deps.pool.acquire() as conn, conn.transaction():
+        done = await deps.store.complete(conn, results, deps.owner, deps.clock.now())
+        for r in done:
+            if r.status == "bounced":
+                await deps.store.suppress_address(conn, r.to, "bounced", r.sequence_id, r.contact_id, r.at)
+    for r in done:
+        deps.sends_total.labels(r.channel, r.status).inc()
+    return done
 
 
 async def deliver(deps: Deps, req: SendRequested) -> SendResult:
-    """Call the provider (transient errors retried); any error ends in a `failed` result."""
+    """Call the provider (transient errors retried); a refused address is `bounced`, anything else `failed`."""
     try:
         message_id = await with_retries(lambda: deps.channels.send(req, deps.clock.now()), deps.retry)
+    except BouncedError as exc:
+        return result_of(req, deps, "bounced", error=exc.message)
     except SendError as exc:
         return result_of(req, deps, "failed", error=exc.message)
     except Exception as exc:  # a bad request (e.g. an unparsable address) must not stop the consumer
@@ -95,24 +147,14 @@ def result_of(req: SendRequested, deps: Deps, status: str, **extra: Any) -> Send
     return SendResult(**fields, idempotency_key=req.idempotency_key, status=status, at=deps.clock.now(), **extra)
 
 
-async def dispatch_batch(deps: Deps, requests: Iterable[SendRequested]) -> list[SendResult]:
-    """Send a batch concurrently (bounded), but one key's requests strictly one after another."""
-    by_key: dict[str, list[SendRequested]] = {}
-    for req in requests:
-        by_key.setdefault(req.idempotency_key, []).append(req)
-    gate = asyncio.Semaphore(deps.concurrency)
-    groups = await asyncio.gather(*(_dispatch_in_order(deps, gate, reqs) for reqs in by_key.values()))
-    return [result for group in groups for result in group]
-
-
-async def _dispatch_in_order(deps: Deps, gate: asyncio.Semaphore, requests: list[SendRequested]) -> list[SendResult]:
-    results = []
-    for req in requests:
-        async with gate:
-            result = await dispatch(deps, req)
-        if result is not None:
-            results.append(result)
-    return results
+async def reclaim(deps: Deps, limit: int) -> Claimed:
+    """Take over sends whose dispatcher stopped renewing its lease (it crashed)."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        reqs = await deps.store.reclaim_expired(conn, deps.owner, limit)
+        blocked = await deps.store.suppressed(conn, [r.to for r in reqs]) if reqs else set()
+    if reqs:
+        log.warning("reclaimed abandoned sends", extra={"count": len(reqs)})
+    return Claimed([], reqs, blocked)
 
 
 async def on_unsubscribed(pool: asyncpg.Pool, store: DispatchStore, event: Unsubscribed) -> None:
