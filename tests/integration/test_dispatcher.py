@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,12 +18,12 @@ from support.services import REJECTED, service_env, started
 
 from seqflow.channels.message_id import message_id_for
 from seqflow.channels.sms_stub import STATE_KEY, start_sms_stub
-from seqflow.clock import FileClock
+from seqflow.clock import FileClock, set_file_clock
 from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
-from seqflow.messaging.work import SendRequested
+from seqflow.messaging.work import SendLimit, SendRequested
 from seqflow.service import SeqflowApp
 from seqflow.settings import Settings
 from seqflow_dispatcher.app import create_app
@@ -199,3 +199,80 @@ async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(
     assert reasons == ["'unsubscribed' is not a send request", reasons[1]]
     assert reasons[1].startswith("invalid envelope")
     assert results.payloads[0]["status"] == "sent"
+
+
+def paced_sms(n: int, limit: SendLimit) -> SendRequested:
+    return SendRequested(
+        sequence_id="seqP", contact_id=f"c{n}", step="nudge", attempt=0, channel="sms",
+        idempotency_key=f"seqP:c{n}:nudge:0", to=f"+1555000{n:04d}", from_="+15559870000", body="Hi", at=AT,
+        limit=limit,
+    )  # fmt: skip
+
+
+async def call_starts(pg_dsn: str, schema_prefix: str) -> list[datetime]:
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        sql = f'SELECT call_started_at FROM "{schema_prefix}dispatcher".ledger WHERE call_started_at IS NOT NULL'
+        return sorted(r["call_started_at"] for r in await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+async def test_a_backlog_reaches_the_provider_at_the_limits_pace_and_no_earlier(
+    broker: str,
+    app: SeqflowApp,
+    results: Collector,
+    sms: tuple[web.AppRunner, str],
+    file_clock: FileClock,
+    pg_dsn: str,
+    schema_prefix: str,
+) -> None:
+    limit = SendLimit(count=2, per_seconds=60)
+    reqs: list[tuple[str, BaseModel] | bytes] = [("send_requested", paced_sms(n, limit)) for n in range(5)]
+    await produce(broker, app.topic_names.due_sends, reqs)
+    state = sms[0].app[STATE_KEY]
+    for minute, total in ((0, 2), (1, 4), (2, 5)):
+        set_file_clock(file_clock.path, AT + timedelta(minutes=minute))
+        await wait_for(lambda total=total: len(results.messages) == total, what=f"{total} results")
+        assert len(state.messages) == total  # the rest wait for the clock: the window is full
+    offsets = [(t - AT).total_seconds() for t in await call_starts(pg_dsn, schema_prefix)]
+    assert offsets == [0, 0, 60, 60, 120]
+
+
+async def test_a_send_abandoned_by_a_crashed_dispatcher_is_finished_once_with_the_same_message_id(
+    broker: str,
+    app: SeqflowApp,
+    results: Collector,
+    smtp: tuple[Controller, list[EmailMessage]],
+    pg_dsn: str,
+    schema_prefix: str,
+) -> None:
+    """The row a dead dispatcher left: claimed with its request, call started, lease run out."""
+    req = email_request()
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            f'INSERT INTO "{schema_prefix}dispatcher".ledger (idempotency_key, sequence_id, channel, address, status,'
+            " request, owner, claimed_until, call_started_at, created_at, updated_at)"
+            " VALUES ($1, $2, 'email', $3, 'pending', $4::jsonb, 'dead', clock_timestamp() - interval '1 second',"
+            " $5, $5, $5)",
+            req.idempotency_key, req.sequence_id, req.to, req.model_dump_json(), AT,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    await wait_for(lambda: len(results.messages) == 1, what="the sweeper's result")
+    [got] = smtp[1]
+    assert got["Message-ID"] == message_id_for(req.idempotency_key)
+    assert results.payloads[0]["status"] == "sent" and results.payloads[0]["message_id"] == got["Message-ID"]
+    [row] = await ledger(pg_dsn, schema_prefix, req.idempotency_key)
+    assert (row["status"], row["claims"]) == ("sent", 2)
+
+
+async def test_an_invalid_phone_number_is_a_hard_bounce_without_retries(
+    broker: str, app: SeqflowApp, results: Collector, sms: tuple[web.AppRunner, str]
+) -> None:
+    req = sms_request().model_copy(update={"to": "+0"})
+    await produce(broker, app.topic_names.due_sends, [("send_requested", req)])
+    await wait_for(lambda: len(results.messages) == 1)
+    assert results.payloads[0]["status"] == "bounced" and "21211" in results.payloads[0]["error"]
+    assert sms[0].app[STATE_KEY].messages == []

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 
 from seqflow.db.migrate import render
 from seqflow.messaging.dispatch import SendResult
@@ -46,8 +48,7 @@ class DispatchStore:
             " WHERE ledger.status = 'pending' AND ledger.claimed_until <= clock_timestamp()"
             " RETURNING idempotency_key"
         )
-        cols = ([r.idempotency_key for r in reqs], [r.sequence_id for r in reqs], [r.channel for r in reqs],
-                [r.to for r in reqs], [r.model_dump_json() for r in reqs])  # fmt: skip
+        cols = columns(reqs, ("idempotency_key", "sequence_id", "channel", "to"))
         rows = await conn.fetch(sql, *cols, owner, self.lease_seconds, now)
         return {r["idempotency_key"] for r in rows}
 
@@ -73,8 +74,7 @@ class DispatchStore:
             " AS t(key, status, message_id, error, result)"
             " WHERE l.idempotency_key = t.key AND l.status = 'pending' AND l.owner = $7 RETURNING l.idempotency_key"
         )
-        cols = ([r.idempotency_key for r in results], [r.status for r in results], [r.message_id for r in results],
-                [r.error for r in results], [r.model_dump_json() for r in results])  # fmt: skip
+        cols = columns(results, ("idempotency_key", "status", "message_id", "error"))
         done = {r["idempotency_key"] for r in await conn.fetch(sql, *cols, now, owner)}
         return [r for r in results if r.idempotency_key in done]
 
@@ -125,6 +125,11 @@ class DispatchStore:
     async def ledger_rows(self, conn: asyncpg.Connection, key: str) -> list[asyncpg.Record]:
         sql = self._sql("SELECT * FROM {schema}.ledger WHERE idempotency_key = $1")
         return list(await conn.fetch(sql, key))
+
+
+def columns(items: Sequence[BaseModel], fields: tuple[str, ...]) -> list[list[Any]]:
+    """Column arrays of `fields` for an `unnest(...)` statement, then each item as JSON: one round trip a batch."""
+    return [[getattr(item, f) for item in items] for f in fields] + [[item.model_dump_json() for item in items]]
 
 
 def normal(address: str) -> str:
