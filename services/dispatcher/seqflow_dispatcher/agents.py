@@ -11,16 +11,27 @@ from typing import Any
 
 import aiohttp
 from faust.types import EventT
+from pydantic import BaseModel
 
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.work import SendRequested
 from seqflow.service import SeqflowApp
 from seqflow_dispatcher.db import DispatchStore
-from seqflow_dispatcher.handlers import Claimed, Deps, Wiring, claim_batch, on_unsubscribed, reclaim, send_claimed
+from seqflow_dispatcher.handlers import (
+    Claimed,
+    Deps,
+    Wiring,
+    claim_batch,
+    on_lifecycle,
+    on_unsubscribed,
+    reclaim,
+    send_claimed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +41,7 @@ SMS_TIMEOUT = aiohttp.ClientTimeout(total=15)
 BATCHES_IN_FLIGHT = 64  # claimed batches still sending; more waits (back-pressure on the consumer)
 SWEEP_SECONDS = 1.0  # how often every replica looks for sends whose lease ran out
 SWEEP_BATCH = 100
+LIMIT_CARRIERS = {"sequence_activated", "sequence_changed"}
 
 
 @dataclass
@@ -89,6 +101,14 @@ def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
             for event in events:
                 await process_engagement(app, wiring.store, event)
 
+    lifecycle = app.topic(app.topic_names.sequence_lifecycle, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(lifecycle, name="sequence-limits")
+    async def lifecycle_agent(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+            for event in events:
+                await process_lifecycle(app, wiring.store, event)
+
 
 def register_timers(app: SeqflowApp, wiring: Wiring, runtime: Runtime) -> None:
     @app.timer(interval=wiring.store.lease_seconds / 5)
@@ -128,33 +148,41 @@ async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: S
 
 
 async def decode_request(app: SeqflowApp, event: EventT) -> SendRequested | None:
-    topic = app.topic_names.due_sends
+    payload = await decode_wanted(app, app.topic_names.due_sends, event, {"send_requested"}, strict=True)
+    assert payload is None or isinstance(payload, SendRequested)
+    return payload
+
+
+async def decode_wanted(
+    app: SeqflowApp, topic: str, event: EventT, wanted: set[str], *, strict: bool = False
+) -> BaseModel | None:
+    """The payload of an envelope whose type is `wanted`; poison is dead-lettered, other types skipped
+    (or, `strict`, dead-lettered too: the topic carries nothing else)."""
     app.metrics.events_consumed.labels(topic).inc()
     env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None:
+    if env is None or (env.type not in wanted and not strict):
         return None
     try:
-        payload = decode_payload(env)
-        if not isinstance(payload, SendRequested):
+        if env.type not in wanted:
             raise PoisonMessage(f"{env.type!r} is not a send request")
+        return decode_payload(env)
     except PoisonMessage as exc:
         await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
         return None
-    return payload
+
+
+async def process_lifecycle(app: SeqflowApp, store: DispatchStore, event: EventT) -> None:
+    """Activations and edits carry the sequence's rate limits; other lifecycle types are skipped."""
+    payload = await decode_wanted(app, app.topic_names.sequence_lifecycle, event, LIMIT_CARRIERS)
+    if isinstance(payload, SequenceActivated | SequenceChanged) and payload.activation is not None:
+        assert app.pool is not None
+        await on_lifecycle(app.pool, store, payload.sequence_id, payload.activation)
 
 
 async def process_engagement(app: SeqflowApp, store: DispatchStore, event: EventT) -> None:
     """Only `unsubscribed` concerns the dispatcher; other engagement types are skipped."""
-    topic = app.topic_names.engagement_events
-    app.metrics.events_consumed.labels(topic).inc()
-    env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None or env.type != "unsubscribed":
-        return
-    try:
-        payload = decode_payload(env)
-    except PoisonMessage as exc:
-        await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
-        return
-    assert isinstance(payload, Unsubscribed) and app.pool is not None
-    with app.metrics.handler_seconds.labels("unsubscribed").time():
-        await on_unsubscribed(app.pool, store, payload)
+    payload = await decode_wanted(app, app.topic_names.engagement_events, event, {"unsubscribed"})
+    if isinstance(payload, Unsubscribed):
+        assert app.pool is not None
+        with app.metrics.handler_seconds.labels("unsubscribed").time():
+            await on_unsubscribed(app.pool, store, payload)

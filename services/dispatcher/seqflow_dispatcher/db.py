@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from seqflow.db.migrate import render
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.engagement import Unsubscribed
-from seqflow.messaging.work import SendRequested
+from seqflow.messaging.work import SendLimit, SendRequested
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,19 @@ class DispatchStore:
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (address) DO NOTHING"
         )
         await conn.execute(sql, normal(address), reason, sequence_id, contact_id, at)
+
+    async def set_limits(self, conn: asyncpg.Connection, sequence_id: str, limits: dict[str, SendLimit]) -> None:
+        """Replace the read copy of one sequence's limits (a channel absent is unlimited)."""
+        await conn.execute(self._sql("DELETE FROM {schema}.sequence_limits WHERE sequence_id = $1"), sequence_id)
+        sql = self._sql("INSERT INTO {schema}.sequence_limits (sequence_id, channel, count, per_seconds)"
+                        " VALUES ($1, $2, $3, $4)")  # fmt: skip
+        await conn.executemany(sql, [(sequence_id, ch, lim.count, lim.per_seconds) for ch, lim in limits.items()])
+
+    async def limits(self, conn: asyncpg.Connection, sequence_ids: Iterable[str]) -> dict[tuple[str, str], SendLimit]:
+        sql = self._sql("SELECT * FROM {schema}.sequence_limits WHERE sequence_id = ANY($1::text[])")
+        rows = await conn.fetch(sql, list(set(sequence_ids)))
+        return {(r["sequence_id"], r["channel"]): SendLimit(count=r["count"], per_seconds=r["per_seconds"])
+                for r in rows}  # fmt: skip
 
     async def ledger_rows(self, conn: asyncpg.Connection, key: str) -> list[asyncpg.Record]:
         sql = self._sql("SELECT * FROM {schema}.ledger WHERE idempotency_key = $1")

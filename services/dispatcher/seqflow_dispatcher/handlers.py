@@ -16,19 +16,23 @@ from typing import Any
 import aiohttp
 import asyncpg
 from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
 
 from seqflow.channels.email import SmtpPool
 from seqflow.channels.errors import BouncedError, SendError
 from seqflow.clock import Clock
+from seqflow.domain.activation import RateLimits
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.engagement import Unsubscribed
-from seqflow.messaging.work import SendRequested
+from seqflow.messaging.work import SendLimit, SendRequested
 from seqflow.settings import Settings
 from seqflow_dispatcher.channels import Channels, RetryPolicy, with_retries
 from seqflow_dispatcher.db import DispatchStore, PacingStore, normal
 from seqflow_dispatcher.pacing import Pacer
 
 log = logging.getLogger(__name__)
+
+MAX_COUNT = 2**62  # what a bigint column holds; a larger limit is, for pacing, no limit at all
 
 Publish = Callable[[list[SendResult]], Awaitable[None]]
 
@@ -79,11 +83,36 @@ async def claim_batch(deps: Deps, requests: Sequence[SendRequested]) -> Claimed:
     delivery); a key another live dispatcher holds gets nothing here (its owner emits the result)."""
     unique = {r.idempotency_key: r for r in reversed(requests)}  # the first delivery of a key wins
     async with deps.pool.acquire() as conn, conn.transaction():
+        unique = await with_limits(deps.store, conn, unique)
         owned = await deps.store.claim(conn, list(unique.values()), deps.owner, deps.clock.now())
         stored = await deps.store.stored_results(conn, unique.keys() - owned)
         blocked = await deps.store.suppressed(conn, [unique[k].to for k in owned])
     replay = [stored[r.idempotency_key] for r in requests if r.idempotency_key in stored]
     return Claimed(replay, [r for k, r in unique.items() if k in owned], blocked)
+
+
+async def with_limits(
+    store: DispatchStore, conn: asyncpg.Connection, reqs: dict[str, SendRequested]
+) -> dict[str, SendRequested]:
+    """Requests without `limit` get their sequence's limit from the read copy (None stays: unlimited)."""
+    limits = await store.limits(conn, [r.sequence_id for r in reqs.values() if r.limit is None])
+    if not limits:
+        return reqs
+    return {k: r if r.limit is not None else r.model_copy(update={"limit": limits.get((r.sequence_id, r.channel))})
+            for k, r in reqs.items()}  # fmt: skip
+
+
+async def on_lifecycle(pool: asyncpg.Pool, store: DispatchStore, sequence_id: str, activation: dict[str, Any]) -> None:
+    """Keep the read copy of a sequence's rate limits (from its activation or an edit)."""
+    try:
+        parsed = RateLimits.model_validate(activation.get("rate_limits") or {})
+    except ValidationError:
+        log.warning("unreadable rate limits; sends of this sequence go unpaced", extra={"sequence": sequence_id})
+        return
+    limits = {ch: SendLimit(count=min(lim.count, MAX_COUNT), per_seconds=min(lim.per_seconds, MAX_COUNT))
+              for ch in ("email", "sms") if (lim := getattr(parsed, ch)) is not None}  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction():
+        await store.set_limits(conn, sequence_id, limits)
 
 
 async def send_claimed(deps: Deps, reqs: Sequence[SendRequested], blocked: set[str], publish: Publish) -> None:

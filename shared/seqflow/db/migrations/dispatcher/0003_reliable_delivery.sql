@@ -27,3 +27,14 @@ CREATE TABLE {schema}.pacing (
     channel     text NOT NULL,
     PRIMARY KEY (sequence_id, channel)
 );
+
+-- Each sequence's rate limits, read from sequence.lifecycle (the dispatcher's own read copy). A send that
+-- arrives without `limit` (from a scheduler that does not fill it yet) is paced by this copy; a send that
+-- carries its limit is paced by that.
+CREATE TABLE {schema}.sequence_limits (
+    sequence_id text NOT NULL,
+    channel     text NOT NULL,
+    count       bigint NOT NULL,
+    per_seconds bigint NOT NULL,
+    PRIMARY KEY (sequence_id, channel)
+);
