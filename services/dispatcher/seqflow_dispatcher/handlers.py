@@ -123,10 +123,13 @@ async def send_claimed(deps: Deps, reqs: Sequence[SendRequested], blocked: set[s
     suppressed = [result_of(r, deps, "suppressed") for r in reqs if normal(r.to) in blocked]
     todo = [r for r in reqs if normal(r.to) not in blocked]
     paced = [send_paced(deps, r, publish) for r in todo if r.limit is not None]
-    free = [send_one(deps, r) for r in todo if r.limit is None]
-    outcomes = await asyncio.gather(asyncio.gather(*free), *paced)
-    done = suppressed + [r for r in outcomes[0] if r is not None]
-    await publish(await finish(deps, done))
+    await asyncio.gather(send_free(deps, [r for r in todo if r.limit is None], suppressed, publish), *paced)
+
+
+async def send_free(deps: Deps, reqs: list[SendRequested], ready: list[SendResult], publish: Publish) -> None:
+    """Unlimited sends go out at once and are recorded together (with `ready`) in one transaction."""
+    outcomes = await asyncio.gather(*(send_one(deps, r) for r in reqs))
+    await publish(await finish(deps, ready + [r for r in outcomes if r is not None]))
 
 
 async def send_paced(deps: Deps, req: SendRequested, publish: Publish) -> None:
