@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import socket
 import threading
@@ -21,6 +22,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+log = logging.getLogger(__name__)
+
 
 class RecordingHandler:
     """aiosmtpd handler: parses each message, keeps it in `messages`, optionally appends it to a JSONL file.
@@ -32,6 +35,8 @@ class RecordingHandler:
         self.messages: list[EmailMessage] = []
         self.out = out
         self.reject = {address.lower() for address in reject}
+        self.seen: set[str] = set()
+        self.duplicates = 0
         self._lock = threading.Lock()
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
@@ -47,6 +52,14 @@ class RecordingHandler:
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)  # policy.default always builds EmailMessage
         with self._lock:
+            # Like a mailbox provider, keep one copy per Message-ID: a send retried after a crash (same
+            # idempotency key, same Message-ID) reaches the recipient once.
+            message_id = str(message["Message-ID"] or "")
+            if message_id and message_id in self.seen:
+                self.duplicates += 1
+                log.info("duplicate Message-ID %s accepted and dropped", message_id)
+                return "250 Duplicate of an earlier message; dropped"
+            self.seen.add(message_id)
             self.messages.append(message)
             if self.out is not None:
                 _append_jsonl(self.out, _summary(envelope, message, raw))
@@ -102,6 +115,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m seqflow.channels.smtp_stub`; runs until SIGINT/SIGTERM."""
     args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     controller, _ = start_smtp_stub(args.host, args.port, out=args.out)
     print(f"smtp stub listening on {controller.hostname}:{controller.port}", flush=True)
     stop = threading.Event()
