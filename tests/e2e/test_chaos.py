@@ -15,7 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,19 @@ async def dead_letters(bootstrap: str, prefix: str) -> dict[str, int]:
         await consumer.stop()
 
 
+async def explain(conn: asyncpg.Connection, prefix: str, channel: str, t: datetime, got: list[Any]) -> str:
+    """The arrivals of a window over the limit and the ledger's provider calls around it, to debug a failure."""
+    since = t - timedelta(seconds=PER)
+    inside = sorted(m["received_at"] for m in got if since.timestamp() < m["received_at"] <= t.timestamp())
+    sql = (f"SELECT idempotency_key, claims, call_started_at, call_ended_at, request->'limit' AS lim"
+           f" FROM {prefix}dispatcher.ledger WHERE channel = $1 AND call_started_at BETWEEN $2 AND $3"
+           " ORDER BY call_started_at")  # fmt: skip
+    rows = await conn.fetch(sql, channel, since - timedelta(seconds=PER), t)
+    calls = "\n".join(f"{r['idempotency_key']} claims={r['claims']} {r['call_started_at']:%T.%f}"
+                      f" → {r['call_ended_at'] and format(r['call_ended_at'], '%T.%f')} limit={r['lim']}" for r in rows)
+    return f"{channel}: {len(inside)} arrivals in ({since:%T.%f}, {t:%T.%f}]: {inside}\ncalls:\n{calls}"
+
+
 def arrivals(times: list[float]) -> list[datetime]:
     return [datetime.fromtimestamp(t, UTC) for t in times]
 
@@ -145,8 +158,9 @@ async def test_random_sigkills_lose_and_double_nothing_and_the_limit_holds_at_th
         print(f"{len(mail)} emails, {len(sms)} SMS; {duplicates_dropped(stack)} duplicate emails dropped by Message-ID")
         assert sorted(m["to"] for m in mail) == sorted(c["email"] for c in CONTACTS)  # each exactly once
         assert sorted(m["to"] for m in sms) == sorted(c["phone"] for c in CONTACTS)
-        assert window_violations(arrivals([m["received_at"] for m in mail]), COUNT, PER) == []
-        assert window_violations(arrivals([m["received_at"] for m in sms]), COUNT, PER) == []
+        for channel, got in (("email", mail), ("sms", sms)):
+            over = window_violations(arrivals([m["received_at"] for m in got]), COUNT, PER)
+            assert over == [], await explain(conn, prefix, channel, over[0], got)
 
         in_ledger = {"emails_sent": [r["channel"] for r in rows].count("email"),
                      "sms_sent": [r["channel"] for r in rows].count("sms"), "completed": N}  # fmt: skip

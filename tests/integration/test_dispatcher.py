@@ -19,10 +19,12 @@ from support.services import REJECTED, service_env, started
 from seqflow.channels.message_id import message_id_for
 from seqflow.channels.sms_stub import STATE_KEY, start_sms_stub
 from seqflow.clock import FileClock, set_file_clock
+from seqflow.messaging.base import UserRef
 from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.lifecycle import SequenceActivated
 from seqflow.messaging.work import SendLimit, SendRequested
 from seqflow.service import SeqflowApp
 from seqflow.settings import Settings
@@ -59,7 +61,9 @@ async def app(
         SEQFLOW_SMTP_HOST=smtp[0].hostname, SEQFLOW_SMTP_PORT=str(smtp[0].port), SEQFLOW_SMS_URL=sms[1],
         SEQFLOW_SMS_ACCOUNT_SID=SID, SEQFLOW_SMS_AUTH_TOKEN=TOKEN, SEQFLOW_PUBLIC_URL="http://track.example.test",
     )  # fmt: skip
-    app = create_app(Settings.from_env("dispatcher", env), retry=RetryPolicy(attempts=2, base_delay=0.01))
+    # no sequence.lifecycle here: a send without a limit is unlimited at once, not after waiting for its sequence
+    retry = RetryPolicy(attempts=2, base_delay=0.01)
+    app = create_app(Settings.from_env("dispatcher", env), retry=retry, limits_wait=0)
     async with started(app):
         yield app
 
@@ -201,7 +205,7 @@ async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(
     assert results.payloads[0]["status"] == "sent"
 
 
-def paced_sms(n: int, limit: SendLimit) -> SendRequested:
+def paced_sms(n: int, limit: SendLimit | None) -> SendRequested:
     return SendRequested(
         sequence_id="seqP", contact_id=f"c{n}", step="nudge", attempt=0, channel="sms",
         idempotency_key=f"seqP:c{n}:nudge:0", to=f"+1555000{n:04d}", from_="+15559870000", body="Hi", at=AT,
@@ -276,3 +280,23 @@ async def test_an_invalid_phone_number_is_a_hard_bounce_without_retries(
     await wait_for(lambda: len(results.messages) == 1)
     assert results.payloads[0]["status"] == "bounced" and "21211" in results.payloads[0]["error"]
     assert sms[0].app[STATE_KEY].messages == []
+
+
+async def test_sends_without_their_limit_are_paced_by_the_sequences_limits_from_its_activation(
+    broker: str, app: SeqflowApp, results: Collector, sms: tuple[web.AppRunner, str], file_clock: FileClock
+) -> None:
+    activation = {"name": "Paced", "begin": "2026-12-01", "timezone": "UTC", "primary_user": "alice",
+                  "rate_limits": {"sms": {"count": 2, "per": "PT1M"}}}  # fmt: skip
+    activated = SequenceActivated(sequence_id="seqP", name="Paced", rollup_id="r1", template={},
+                                  activation=activation, primary_user=UserRef(id="alice", name="A", email="a@x.io"),
+                                  activated_at=AT)  # fmt: skip
+    await produce(broker, app.topic_names.sequence_lifecycle, [("sequence_activated", activated)])
+    assert app.pool is not None
+    sql = f'SELECT count(*) FROM "{app.settings.schema_name("dispatcher")}".sequence_limits WHERE sequence_id = $1'
+    await eventually(lambda: app.pool.fetchval(sql, "seqP"), lambda n: n == 2, "the sequence's limits read")
+    reqs: list[tuple[str, BaseModel] | bytes] = [("send_requested", paced_sms(n, None)) for n in range(3)]
+    await produce(broker, app.topic_names.due_sends, reqs)
+    await wait_for(lambda: len(results.messages) == 2, what="the first two")
+    assert len(sms[0].app[STATE_KEY].messages) == 2  # the third waits for the window
+    set_file_clock(file_clock.path, AT + timedelta(minutes=1))
+    await wait_for(lambda: len(results.messages) == 3, what="the third, a minute later")

@@ -11,7 +11,7 @@ from seqflow.settings import Settings
 from seqflow_dispatcher.agents import register_agents
 from seqflow_dispatcher.channels import RetryPolicy
 from seqflow_dispatcher.db import DispatchStore
-from seqflow_dispatcher.handlers import Wiring
+from seqflow_dispatcher.handlers import LIMITS_WAIT, Wiring
 
 SERVICE = "dispatcher"
 DEFAULT_RETRY = RetryPolicy()
@@ -25,6 +25,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     lease_seconds: float = LEASE_SECONDS,
+    limits_wait: float = LIMITS_WAIT,
 ) -> SeqflowApp:
     registry = registry or CollectorRegistry()
     app = build_app(SERVICE, settings, registry)
@@ -35,5 +36,6 @@ def create_app(
     # the age of the oldest claimed-but-unfinished ledger row (0 when none): a stuck send pages someone
     oldest = Gauge("seqflow_ledger_pending_oldest_seconds", "Age of the oldest pending ledger row", registry=registry)
     store = DispatchStore(settings.schema_name("dispatcher"), lease_seconds=lease_seconds)
-    register_agents(app, Wiring(settings, store, make_clock(settings.clock), sends_total, oldest, retry))
+    register_agents(app, Wiring(settings, store, make_clock(settings.clock), sends_total, oldest, retry,
+                                 limits_wait))
     return app

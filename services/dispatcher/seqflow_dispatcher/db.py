@@ -20,6 +20,8 @@ from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.work import SendLimit, SendRequested
 
+KNOWN = ""  # the sequence_limits channel that marks a sequence whose limits the copy holds
+
 
 @dataclass(frozen=True)
 class DispatchStore:
@@ -123,17 +125,24 @@ class DispatchStore:
         await conn.execute(sql, normal(address), reason, sequence_id, contact_id, at)
 
     async def set_limits(self, conn: asyncpg.Connection, sequence_id: str, limits: dict[str, SendLimit]) -> None:
-        """Replace the read copy of one sequence's limits (a channel absent is unlimited)."""
+        """Replace the read copy of one sequence's limits (a channel absent is unlimited). A row for channel
+        '' marks the sequence as known, so an unlimited sequence is told apart from one not read yet."""
         await conn.execute(self._sql("DELETE FROM {schema}.sequence_limits WHERE sequence_id = $1"), sequence_id)
         sql = self._sql("INSERT INTO {schema}.sequence_limits (sequence_id, channel, count, per_seconds)"
                         " VALUES ($1, $2, $3, $4)")  # fmt: skip
-        await conn.executemany(sql, [(sequence_id, ch, lim.count, lim.per_seconds) for ch, lim in limits.items()])
+        rows = [(sequence_id, ch, lim.count, lim.per_seconds) for ch, lim in limits.items()]
+        await conn.executemany(sql, [(sequence_id, KNOWN, 0, 0), *rows])
 
-    async def limits(self, conn: asyncpg.Connection, sequence_ids: Iterable[str]) -> dict[tuple[str, str], SendLimit]:
+    async def limits(
+        self, conn: asyncpg.Connection, sequence_ids: Iterable[str]
+    ) -> tuple[set[str], dict[tuple[str, str], SendLimit]]:
+        """(the sequences the copy knows, their limits by (sequence, channel))."""
         sql = self._sql("SELECT * FROM {schema}.sequence_limits WHERE sequence_id = ANY($1::text[])")
         rows = await conn.fetch(sql, list(set(sequence_ids)))
-        return {(r["sequence_id"], r["channel"]): SendLimit(count=r["count"], per_seconds=r["per_seconds"])
-                for r in rows}  # fmt: skip
+        known = {r["sequence_id"] for r in rows if r["channel"] == KNOWN}
+        limits = {(r["sequence_id"], r["channel"]): SendLimit(count=r["count"], per_seconds=r["per_seconds"])
+                  for r in rows if r["channel"] != KNOWN}  # fmt: skip
+        return known, limits
 
     async def ledger_rows(self, conn: asyncpg.Connection, key: str) -> list[asyncpg.Record]:
         sql = self._sql("SELECT * FROM {schema}.ledger WHERE idempotency_key = $1")

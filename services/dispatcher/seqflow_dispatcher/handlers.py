@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from seqflow_dispatcher.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
+LIMITS_WAIT = 30.0  # seconds a send waits for its sequence's limits to be read before it goes unpaced
+LIMITS_POLL = 0.2
 MAX_COUNT = 2**62  # what a bigint column holds; a larger limit is, for pacing, no limit at all
 
 Publish = Callable[[list[SendResult]], Awaitable[None]]
@@ -47,6 +50,7 @@ class Deps:
     sends_total: Counter
     owner: str
     retry: RetryPolicy = RetryPolicy()
+    limits_wait: float = LIMITS_WAIT
     gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))  # provider calls at once
 
 
@@ -60,13 +64,15 @@ class Wiring:
     sends_total: Counter
     pending_oldest: Gauge
     retry: RetryPolicy = RetryPolicy()
+    limits_wait: float = LIMITS_WAIT
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)  # this process, as a ledger claim owner
 
     def deps(self, pool: asyncpg.Pool, session: aiohttp.ClientSession) -> Deps:
         smtp = SmtpPool(self.settings.smtp_host, self.settings.smtp_port)
         channels = Channels(self.settings, session, smtp)
         pacer = Pacer(pool, PacingStore(self.store.schema), self.clock, self.owner)
-        return Deps(pool, self.store, pacer, channels, self.clock, self.sends_total, self.owner, self.retry)
+        return Deps(pool, self.store, pacer, channels, self.clock, self.sends_total, self.owner, self.retry,
+                    self.limits_wait)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,11 +101,31 @@ async def with_limits(
     store: DispatchStore, conn: asyncpg.Connection, reqs: dict[str, SendRequested]
 ) -> dict[str, SendRequested]:
     """Requests without `limit` get their sequence's limit from the read copy (None stays: unlimited)."""
-    limits = await store.limits(conn, [r.sequence_id for r in reqs.values() if r.limit is None])
+    _, limits = await store.limits(conn, [r.sequence_id for r in reqs.values() if r.limit is None])
     if not limits:
         return reqs
     return {k: r if r.limit is not None else r.model_copy(update={"limit": limits.get((r.sequence_id, r.channel))})
             for k, r in reqs.items()}  # fmt: skip
+
+
+async def known_limits(deps: Deps, reqs: list[SendRequested]) -> list[SendRequested]:
+    """Sends without `limit` whose sequence the read copy does not know yet wait (bounded) until it does:
+    the activation may still be on its way, and sending unpaced could burst past the limit."""
+    unknown = {r.sequence_id for r in reqs if r.limit is None}
+    deadline = time.monotonic() + deps.limits_wait
+    limits: dict[tuple[str, str], SendLimit] = {}
+    while unknown:
+        async with deps.pool.acquire() as conn:
+            known, found = await deps.store.limits(conn, unknown)
+        limits.update(found)
+        unknown -= known
+        if unknown and time.monotonic() > deadline:
+            log.warning("rate limits of a sequence unknown; sending unpaced", extra={"sequences": sorted(unknown)})
+            break
+        if unknown:
+            await asyncio.sleep(LIMITS_POLL)
+    return [r if r.limit is not None else r.model_copy(update={"limit": limits.get((r.sequence_id, r.channel))})
+            for r in reqs]  # fmt: skip
 
 
 async def on_lifecycle(pool: asyncpg.Pool, store: DispatchStore, sequence_id: str, activation: dict[str, Any]) -> None:
@@ -121,7 +147,7 @@ async def send_claimed(deps: Deps, reqs: Sequence[SendRequested], blocked: set[s
     Paced sends are recorded one by one (their completion frees a slot for the next); the others together.
     """
     suppressed = [result_of(r, deps, "suppressed") for r in reqs if normal(r.to) in blocked]
-    todo = [r for r in reqs if normal(r.to) not in blocked]
+    todo = await known_limits(deps, [r for r in reqs if normal(r.to) not in blocked])
     paced = [send_paced(deps, r, publish) for r in todo if r.limit is not None]
     await asyncio.gather(send_free(deps, [r for r in todo if r.limit is None], suppressed, publish), *paced)
 
