@@ -21,6 +21,7 @@ from seqflow.channels.sms_stub import STATE_KEY, start_sms_stub
 from seqflow.clock import FileClock, set_file_clock
 from seqflow.messaging.base import UserRef
 from seqflow.messaging.codec import encode
+from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.dlq import REASON_HEADER
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
@@ -300,3 +301,25 @@ async def test_sends_without_their_limit_are_paced_by_the_sequences_limits_from_
     assert len(sms[0].app[STATE_KEY].messages) == 2  # the third waits for the window
     set_file_clock(file_clock.path, AT + timedelta(minutes=1))
     await wait_for(lambda: len(results.messages) == 3, what="the third, a minute later")
+
+
+async def test_a_result_recorded_but_never_published_by_a_crashed_dispatcher_is_published_by_the_sweeper(
+    app: SeqflowApp, results: Collector, smtp: tuple[Controller, list[EmailMessage]], pg_dsn: str, schema_prefix: str
+) -> None:
+    req = email_request()
+    result = SendResult(**req.model_dump(include={"sequence_id", "contact_id", "step", "attempt", "channel", "to"}),
+                        idempotency_key=req.idempotency_key, status="sent", message_id="<m@x>", at=AT)  # fmt: skip
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            f'INSERT INTO "{schema_prefix}dispatcher".ledger (idempotency_key, sequence_id, channel, address, status,'
+            " result, owner, claimed_until, created_at, updated_at)"
+            " VALUES ($1, $2, 'email', $3, 'sent', $4::jsonb, 'dead', clock_timestamp(), $5, $5)",
+            req.idempotency_key, req.sequence_id, req.to, result.model_dump_json(), AT,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    await wait_for(lambda: len(results.messages) == 1, what="the sweeper's publication")
+    assert SendResult.model_validate(results.payloads[0]) == result and smtp[1] == []
+    await eventually(lambda: ledger(pg_dsn, schema_prefix, req.idempotency_key),
+                     lambda rows: rows[0]["result_published"], "its publication noted")  # fmt: skip

@@ -29,8 +29,10 @@ from seqflow_dispatcher.handlers import (
     claim_batch,
     on_lifecycle,
     on_unsubscribed,
+    published,
     reclaim,
     send_claimed,
+    unpublished,
 )
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,13 @@ class Runtime:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def publish(self, results: list[SendResult]) -> None:
+        """Emit results and, once the broker acked them, note it in the ledger (else the sweeper re-emits)."""
+        if not results:
+            return
         envs = [Envelope.wrap("send_result", f"{r.sequence_id}:{r.contact_id}", r, r.at) for r in results]
         await self.app.publisher.send_all(self.app.topic_names.dispatch_results, envs)
+        if self.deps is not None:
+            await published(self.deps, results)
 
     async def start_sending(self, deps: Deps, claimed: Claimed) -> None:
         """Emit replayed results now; send the owned requests in the background (they are in the ledger)."""
@@ -126,6 +133,7 @@ def register_timers(app: SeqflowApp, wiring: Wiring, runtime: Runtime) -> None:
             return
         async with survive("sweep"):
             await runtime.start_sending(deps, await reclaim(deps, SWEEP_BATCH))
+            await runtime.publish(await unpublished(deps, SWEEP_BATCH))
             async with deps.pool.acquire() as conn:
                 wiring.pending_oldest.set(await wiring.store.pending_oldest_seconds(conn))
 

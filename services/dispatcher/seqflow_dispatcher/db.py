@@ -99,6 +99,23 @@ class DispatchStore:
         rows = await conn.fetch(sql, owner, self.lease_seconds, limit)
         return [SendRequested.model_validate_json(r["request"]) for r in rows]
 
+    async def mark_published(self, conn: asyncpg.Connection, keys: list[str]) -> None:
+        sql = self._sql("UPDATE {schema}.ledger SET result_published = true WHERE idempotency_key = ANY($1::text[])"
+                        " AND NOT result_published")  # fmt: skip
+        await conn.execute(sql, keys)
+
+    async def unpublished(self, conn: asyncpg.Connection, owner: str, limit: int) -> list[SendResult]:
+        """Results recorded by a dispatcher that died before the broker acked them; taken over by `owner`
+        (the lease, no longer renewed once a row is finished, says its recorder has had time to publish)."""
+        sql = self._sql(
+            "UPDATE {schema}.ledger SET owner = $1, claimed_until = clock_timestamp() + make_interval(secs => $2)"
+            " WHERE idempotency_key IN (SELECT idempotency_key FROM {schema}.ledger WHERE NOT result_published"
+            " AND status <> 'pending' AND claimed_until <= clock_timestamp() ORDER BY claimed_until LIMIT $3"
+            " FOR UPDATE SKIP LOCKED) RETURNING result"
+        )
+        rows = await conn.fetch(sql, owner, self.lease_seconds, limit)
+        return [SendResult.model_validate_json(r["result"]) for r in rows if r["result"] is not None]
+
     async def pending_oldest_seconds(self, conn: asyncpg.Connection) -> float:
         sql = self._sql(
             "SELECT coalesce(extract(epoch FROM clock_timestamp() - min(claimed_at)), 0)"

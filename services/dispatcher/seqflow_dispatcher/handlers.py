@@ -215,6 +215,17 @@ async def reclaim(deps: Deps, limit: int) -> Claimed:
     return Claimed([], reqs, blocked)
 
 
+async def unpublished(deps: Deps, limit: int) -> list[SendResult]:
+    async with deps.pool.acquire() as conn:
+        return await deps.store.unpublished(conn, deps.owner, limit)
+
+
+async def published(deps: Deps, results: list[SendResult]) -> None:
+    """The broker acked these results: the sweeper need not publish them again."""
+    async with deps.pool.acquire() as conn:
+        await deps.store.mark_published(conn, [r.idempotency_key for r in results])
+
+
 async def on_unsubscribed(pool: asyncpg.Pool, store: DispatchStore, event: Unsubscribed) -> None:
     """Put the address on the suppression list (idempotent)."""
     async with pool.acquire() as conn:

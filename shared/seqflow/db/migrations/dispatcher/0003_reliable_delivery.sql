@@ -17,6 +17,12 @@ ALTER TABLE {schema}.ledger
     ADD COLUMN call_started_at timestamptz,
     ADD COLUMN call_ended_at   timestamptz;
 
+-- The result's dispatch.results message was acked by the broker. A dispatcher that dies between recording
+-- a result and that ack leaves it false; the sweeper publishes it then. Rows from before: published.
+ALTER TABLE {schema}.ledger ADD COLUMN result_published boolean NOT NULL DEFAULT true;
+ALTER TABLE {schema}.ledger ALTER COLUMN result_published SET DEFAULT false;
+CREATE INDEX ledger_unpublished_idx ON {schema}.ledger (claimed_until) WHERE NOT result_published AND status <> 'pending';
+
 CREATE INDEX ledger_pending_idx ON {schema}.ledger (claimed_until) WHERE status = 'pending';
 CREATE INDEX ledger_calls_idx ON {schema}.ledger (sequence_id, channel, call_ended_at)
     WHERE call_started_at IS NOT NULL;
