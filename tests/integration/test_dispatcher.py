@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -214,6 +215,24 @@ def paced_sms(n: int, limit: SendLimit | None) -> SendRequested:
     )  # fmt: skip
 
 
+async def left_by_a_dead_dispatcher(
+    pg_dsn: str, schema_prefix: str, req: SendRequested, status: str, **cols: Any
+) -> None:
+    """A ledger row as a dispatcher that died leaves it: its lease run out, nobody renewing it."""
+    names = ", ".join(cols)
+    values = ", ".join(f"${n}" for n in range(6, 6 + len(cols)))
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            f'INSERT INTO "{schema_prefix}dispatcher".ledger (idempotency_key, sequence_id, channel, address, status,'
+            f" owner, claimed_until, created_at, updated_at, {names})"
+            f" VALUES ($1, $2, 'email', $3, $4, 'dead', clock_timestamp() - interval '1 second', $5, $5, {values})",
+            req.idempotency_key, req.sequence_id, req.to, status, AT, *cols.values(),
+        )  # fmt: skip
+    finally:
+        await conn.close()
+
+
 async def call_starts(pg_dsn: str, schema_prefix: str) -> list[datetime]:
     conn = await asyncpg.connect(pg_dsn)
     try:
@@ -254,17 +273,8 @@ async def test_a_send_abandoned_by_a_crashed_dispatcher_is_finished_once_with_th
 ) -> None:
     """The row a dead dispatcher left: claimed with its request, call started, lease run out."""
     req = email_request()
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        await conn.execute(
-            f'INSERT INTO "{schema_prefix}dispatcher".ledger (idempotency_key, sequence_id, channel, address, status,'
-            " request, owner, claimed_until, call_started_at, created_at, updated_at)"
-            " VALUES ($1, $2, 'email', $3, 'pending', $4::jsonb, 'dead', clock_timestamp() - interval '1 second',"
-            " $5, $5, $5)",
-            req.idempotency_key, req.sequence_id, req.to, req.model_dump_json(), AT,
-        )  # fmt: skip
-    finally:
-        await conn.close()
+    await left_by_a_dead_dispatcher(pg_dsn, schema_prefix, req, "pending", request=req.model_dump_json(),
+                                    call_started_at=AT)  # fmt: skip
     await wait_for(lambda: len(results.messages) == 1, what="the sweeper's result")
     [got] = smtp[1]
     assert got["Message-ID"] == message_id_for(req.idempotency_key)
@@ -309,16 +319,7 @@ async def test_a_result_recorded_but_never_published_by_a_crashed_dispatcher_is_
     req = email_request()
     result = SendResult(**req.model_dump(include={"sequence_id", "contact_id", "step", "attempt", "channel", "to"}),
                         idempotency_key=req.idempotency_key, status="sent", message_id="<m@x>", at=AT)  # fmt: skip
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        await conn.execute(
-            f'INSERT INTO "{schema_prefix}dispatcher".ledger (idempotency_key, sequence_id, channel, address, status,'
-            " result, owner, claimed_until, created_at, updated_at)"
-            " VALUES ($1, $2, 'email', $3, 'sent', $4::jsonb, 'dead', clock_timestamp(), $5, $5)",
-            req.idempotency_key, req.sequence_id, req.to, result.model_dump_json(), AT,
-        )  # fmt: skip
-    finally:
-        await conn.close()
+    await left_by_a_dead_dispatcher(pg_dsn, schema_prefix, req, "sent", result=result.model_dump_json())
     await wait_for(lambda: len(results.messages) == 1, what="the sweeper's publication")
     assert SendResult.model_validate(results.payloads[0]) == result and smtp[1] == []
     await eventually(lambda: ledger(pg_dsn, schema_prefix, req.idempotency_key),

@@ -90,13 +90,7 @@ class DispatchStore:
 
     async def reclaim_expired(self, conn: asyncpg.Connection, owner: str, limit: int) -> list[SendRequested]:
         """Take over pending rows whose owner stopped renewing (it died): the sweeper finishes them."""
-        sql = self._sql(
-            "UPDATE {schema}.ledger SET owner = $1, claimed_until = clock_timestamp() + make_interval(secs => $2),"
-            " claims = claims + 1 WHERE idempotency_key IN (SELECT idempotency_key FROM {schema}.ledger"
-            " WHERE status = 'pending' AND claimed_until <= clock_timestamp() AND request IS NOT NULL"
-            " ORDER BY claimed_until LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING request"
-        )
-        rows = await conn.fetch(sql, owner, self.lease_seconds, limit)
+        rows = await self._take_over(conn, owner, limit, "status = 'pending' AND request IS NOT NULL", "request")
         return [SendRequested.model_validate_json(r["request"]) for r in rows]
 
     async def mark_published(self, conn: asyncpg.Connection, keys: list[str]) -> None:
@@ -107,14 +101,20 @@ class DispatchStore:
     async def unpublished(self, conn: asyncpg.Connection, owner: str, limit: int) -> list[SendResult]:
         """Results recorded by a dispatcher that died before the broker acked them; taken over by `owner`
         (the lease, no longer renewed once a row is finished, says its recorder has had time to publish)."""
-        sql = self._sql(
-            "UPDATE {schema}.ledger SET owner = $1, claimed_until = clock_timestamp() + make_interval(secs => $2)"
-            " WHERE idempotency_key IN (SELECT idempotency_key FROM {schema}.ledger WHERE NOT result_published"
-            " AND status <> 'pending' AND claimed_until <= clock_timestamp() ORDER BY claimed_until LIMIT $3"
-            " FOR UPDATE SKIP LOCKED) RETURNING result"
-        )
-        rows = await conn.fetch(sql, owner, self.lease_seconds, limit)
+        rows = await self._take_over(conn, owner, limit, "NOT result_published AND status <> 'pending'", "result")
         return [SendResult.model_validate_json(r["result"]) for r in rows if r["result"] is not None]
+
+    async def _take_over(
+        self, conn: asyncpg.Connection, owner: str, limit: int, where: str, column: str
+    ) -> list[asyncpg.Record]:
+        """Claim up to `limit` rows matching `where` whose lease ran out, for `owner`; returns `column`."""
+        sql = self._sql(
+            "UPDATE {schema}.ledger SET owner = $1, claimed_until = clock_timestamp() + make_interval(secs => $2),"
+            f" claims = claims + 1 WHERE idempotency_key IN (SELECT idempotency_key FROM {{schema}}.ledger"
+            f" WHERE {where} AND claimed_until <= clock_timestamp() ORDER BY claimed_until LIMIT $3"
+            f" FOR UPDATE SKIP LOCKED) RETURNING {column}"
+        )
+        return list(await conn.fetch(sql, owner, self.lease_seconds, limit))
 
     async def pending_oldest_seconds(self, conn: asyncpg.Connection) -> float:
         sql = self._sql(
