@@ -53,7 +53,11 @@ class Runtime:
     app: SeqflowApp
     deps: Deps | None = None
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(BATCHES_IN_FLIGHT))
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tasks: dict[asyncio.Task[None], list[str]] = field(default_factory=dict)  # batch → its idempotency keys
+
+    def active_keys(self) -> list[str]:
+        """Keys of sends this process is working on: only their leases are renewed (a crashed batch's lapse)."""
+        return [key for keys in self.tasks.values() for key in keys]
 
     async def publish(self, results: list[SendResult]) -> None:
         """Emit results and, once the broker acked them, note it in the ledger (else the sweeper re-emits)."""
@@ -69,15 +73,16 @@ class Runtime:
         await self.publish(claimed.replay)
         if claimed.owned:
             await self.slots.acquire()
-            self._spawn(send_claimed(deps, claimed.owned, claimed.blocked, self.publish))
+            keys = [r.idempotency_key for r in claimed.owned]
+            self._spawn(send_claimed(deps, claimed.owned, claimed.blocked, self.publish), keys)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], keys: list[str]) -> None:
         task = asyncio.ensure_future(work)
-        self.tasks.add(task)
+        self.tasks[task] = keys
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
+        self.tasks.pop(task, None)
         self.slots.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("send batch crashed; the sweeper will finish it", exc_info=task.exception())
@@ -121,9 +126,10 @@ def register_timers(app: SeqflowApp, wiring: Wiring, runtime: Runtime) -> None:
     @app.timer(interval=wiring.store.lease_seconds / 5)
     async def renew_leases() -> None:
         """Keep the claims of this process alive while its sends wait or run; a dead process stops this."""
-        if runtime.deps is not None:
+        keys = runtime.active_keys()
+        if runtime.deps is not None and keys:
             async with survive("lease renewal"), runtime.deps.pool.acquire() as conn:
-                await wiring.store.renew(conn, wiring.owner)
+                await wiring.store.renew(conn, wiring.owner, keys)
 
     @app.timer(interval=SWEEP_SECONDS)
     async def sweep() -> None:

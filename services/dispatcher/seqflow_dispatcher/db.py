@@ -80,13 +80,13 @@ class DispatchStore:
         done = {r["idempotency_key"] for r in await conn.fetch(sql, *cols, now, owner)}
         return [r for r in results if r.idempotency_key in done]
 
-    async def renew(self, conn: asyncpg.Connection, owner: str) -> int:
-        """Extend the lease of every pending row this owner holds (its sends are still in progress)."""
+    async def renew(self, conn: asyncpg.Connection, owner: str, keys: list[str]) -> int:
+        """Extend the lease of the given pending rows this owner still holds (their sends are in progress)."""
         sql = self._sql(
             "UPDATE {schema}.ledger SET claimed_until = clock_timestamp() + make_interval(secs => $2)"
-            " WHERE status = 'pending' AND owner = $1"
+            " WHERE idempotency_key = ANY($3::text[]) AND status = 'pending' AND owner = $1"
         )
-        return int((await conn.execute(sql, owner, self.lease_seconds)).split()[-1])
+        return int((await conn.execute(sql, owner, self.lease_seconds, keys)).split()[-1])
 
     async def reclaim_expired(self, conn: asyncpg.Connection, owner: str, limit: int) -> list[SendRequested]:
         """Take over pending rows whose owner stopped renewing (it died): the sweeper finishes them."""
