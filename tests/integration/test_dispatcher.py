@@ -187,6 +187,9 @@ async def test_an_smtp_550_is_a_hard_bounce_and_the_address_is_suppressed_for_la
     await produce(broker, app.topic_names.due_sends, [("send_requested", email_request(to=REJECTED, step="bump"))])
     await wait_for(lambda: len(results.messages) == 2)
     assert results.payloads[1]["status"] == "suppressed"
+    counts = {st: app.registry.get_sample_value("seqflow_sends_total", {"channel": "email", "status": st})
+              for st in ("bounced", "suppressed")}  # fmt: skip
+    assert counts == {"bounced": 1.0, "suppressed": 1.0}
 
 
 async def test_a_poison_request_is_dead_lettered_and_the_next_one_is_sent(
@@ -324,3 +327,21 @@ async def test_a_result_recorded_but_never_published_by_a_crashed_dispatcher_is_
     assert SendResult.model_validate(results.payloads[0]) == result and smtp[1] == []
     await eventually(lambda: ledger(pg_dsn, schema_prefix, req.idempotency_key),
                      lambda rows: rows[0]["result_published"], "its publication noted")  # fmt: skip
+
+
+async def test_the_age_of_the_oldest_pending_send_is_exported(
+    app: SeqflowApp, pg_dsn: str, schema_prefix: str
+) -> None:
+    """A claim a minute old whose owner still renews it (its lease runs far ahead): the sweeper leaves it."""
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            f'INSERT INTO "{schema_prefix}dispatcher".ledger (idempotency_key, sequence_id, channel, address, status,'
+            " owner, claimed_until, claimed_at, created_at, updated_at) VALUES ('k', 's', 'email', 'a@x.io',"
+            " 'pending', 'alive', clock_timestamp() + interval '1 hour', clock_timestamp() - interval '60 seconds',"
+            " $1, $1)", AT,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    await wait_for(lambda: (app.registry.get_sample_value("seqflow_ledger_pending_oldest_seconds") or 0) >= 60,
+                   what="the oldest pending age exported")  # fmt: skip
