@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from seqflow.rules.pacing import next_call_at
+from seqflow.rules.pacing import MAX_PER, next_call_at
 
 NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
@@ -51,3 +51,7 @@ def test_a_backlog_goes_out_at_the_limits_pace() -> None:
         t = start
     offsets = [(s - NOW).total_seconds() for s in starts]
     assert offsets == [0, 0, 0, 10.5, 10.5, 10.5, 21.0]
+
+
+def test_an_absurdly_long_window_is_bounded_instead_of_overflowing() -> None:
+    assert next_call_at([ago(1)], in_flight=0, count=1, per_seconds=2**63, now=NOW) == ago(1) + MAX_PER

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
 from seqflow.clock import Clock
 from seqflow.messaging.work import SendRequested
-from seqflow.rules.pacing import next_call_at
+from seqflow.rules.pacing import next_call_at, window_of
 from seqflow_dispatcher.db import PacingStore
 
 CLOCK_POLL = 0.2  # seconds: the service clock may be a file that tests move, so re-read it this often
@@ -59,7 +59,7 @@ class Pacer:
         async with self.pool.acquire() as conn, conn.transaction():
             await self.store.lock(conn, req.sequence_id, req.channel)
             now = self.clock.now()
-            window = await self.store.window(conn, req, now - timedelta(seconds=per))
+            window = await self.store.window(conn, req, now - window_of(per))
             at = next_call_at(window.ended, window.in_flight, req.limit.count, per, now)
             if at is not None and at <= now:
                 return await self.store.start_call(conn, req.idempotency_key, self.owner, now), None

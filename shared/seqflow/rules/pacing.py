@@ -12,6 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+# A window longer than this is, for pacing, forever; bounding it keeps datetime arithmetic from overflowing
+# on an absurd `per` (a limit must never crash the dispatcher).
+MAX_PER = timedelta(days=3650)
+
+
+def window_of(per_seconds: int) -> timedelta:
+    """The pacing window of a limit's `per`, bounded by MAX_PER."""
+    return MAX_PER if per_seconds >= MAX_PER.total_seconds() else timedelta(seconds=max(per_seconds, 0))
+
 
 def next_call_at(
     ended: Sequence[datetime], in_flight: int, count: int, per_seconds: int, now: datetime
@@ -23,7 +32,7 @@ def next_call_at(
     """
     if in_flight >= count:
         return None  # only a completion can make room; its instant is not known yet
-    per = timedelta(seconds=per_seconds)
+    per = window_of(per_seconds)
     recent = sorted(t for t in ended if t + per > now)
     excess = in_flight + len(recent) - count
     if excess < 0:
