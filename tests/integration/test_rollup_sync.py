@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 from pydantic import BaseModel
+from support.api import eventually
 from support.kafka import Collector, produce, produce_raw, wait_for
 from support.services import service_env, started
 
@@ -17,7 +19,7 @@ from seqflow.messaging.base import ContactData
 from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER
 from seqflow.messaging.envelope import Envelope
-from seqflow.messaging.rollup import AddMember, ContactUpserted, RemoveMember
+from seqflow.messaging.rollup import AddMember, ContactUpserted, MemberAdded, RemoveMember
 from seqflow.service import SeqflowApp
 from seqflow.settings import Settings
 
@@ -135,3 +137,28 @@ async def test_poison_commands_go_to_the_dead_letter_topic_and_the_consumer_carr
     assert reasons[0].startswith("add_member: unknown contact 'c-nobody'")
     assert reasons[1].startswith("invalid envelope")
     assert summary(membership.items) == [("member_added", "r1")]
+
+
+async def test_a_command_applied_but_never_published_emits_its_events_when_it_comes_again(
+    broker: str, app: SeqflowApp, membership: Collector, pg_dsn: str, schema_prefix: str
+) -> None:
+    """What a rollup-sync killed between its commit and the broker's ack leaves behind."""
+    add_env = Envelope.wrap("add_member", ADA.id, add("r1")[1], AT)
+    lost = Envelope.wrap("member_added", ADA.id, MemberAdded(rollup_id="r1", contact=ADA, at=AT), AT)
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        s = f'"{schema_prefix}rollup_sync"'
+        await conn.execute(f"INSERT INTO {s}.contacts (id, data, updated_at) VALUES ($1, $2::jsonb, $3)",
+                           ADA.id, ADA.model_dump_json(), AT)  # fmt: skip
+        await conn.execute(f"INSERT INTO {s}.members (rollup_id, contact_id, added_at) VALUES ('r1', $1, $2)",
+                           ADA.id, AT)  # fmt: skip
+        await conn.execute(f"INSERT INTO {s}.processed_commands (event_id, processed_at, emitted)"
+                           " VALUES ($1, $2, $3::jsonb)", add_env.id, AT, f"[{lost.model_dump_json()}]")  # fmt: skip
+        await produce_raw(broker, app.topic_names.rollup_commands, [(add_env.key.encode(), encode(add_env))])
+        await wait_for(lambda: len(membership.items) == 1)
+        assert membership.items[0].id == lost.id  # the same event: consumers dedupe it by id
+        emitted = f"SELECT emitted FROM {s}.processed_commands WHERE event_id = $1"
+        await eventually(lambda: conn.fetchval(emitted, add_env.id), lambda e: e is None, "the acked events forgotten")
+    finally:
+        await conn.close()
+

@@ -1,38 +1,111 @@
-"""The dispatcher's agents: due sends in batches → results; unsubscribes → suppression list."""
+"""The dispatcher's agents and timers: due sends → claims → results; lease renewal; the sweeper; unsubscribes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from faust.types import EventT
+from pydantic import BaseModel
 
 from seqflow.messaging.codec import PoisonMessage, decode_payload
+from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.work import SendRequested
 from seqflow.service import SeqflowApp
 from seqflow_dispatcher.db import DispatchStore
-from seqflow_dispatcher.handlers import Deps, Wiring, dispatch_batch, on_unsubscribed
+from seqflow_dispatcher.handlers import (
+    Claimed,
+    Deps,
+    Wiring,
+    claim_batch,
+    on_lifecycle,
+    on_unsubscribed,
+    published,
+    reclaim,
+    send_claimed,
+    unpublished,
+)
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 BATCH_WITHIN = 0.1  # seconds to wait for a batch to fill
 SMS_TIMEOUT = aiohttp.ClientTimeout(total=15)
+BATCHES_IN_FLIGHT = 64  # claimed batches still sending; more waits (back-pressure on the consumer)
+SWEEP_SECONDS = 1.0  # how often every replica looks for sends whose lease ran out
+SWEEP_BATCH = 100
+LIMIT_CARRIERS = {"sequence_activated", "sequence_changed"}
+
+
+@dataclass
+class Runtime:
+    """The live dependencies (once the agent opened them) and the claimed batches still being sent."""
+
+    app: SeqflowApp
+    deps: Deps | None = None
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(BATCHES_IN_FLIGHT))
+    tasks: dict[asyncio.Task[None], list[str]] = field(default_factory=dict)  # batch → its idempotency keys
+
+    def active_keys(self) -> list[str]:
+        """Keys of sends this process is working on: only their leases are renewed (a crashed batch's lapse)."""
+        return [key for keys in self.tasks.values() for key in keys]
+
+    async def publish(self, results: list[SendResult]) -> None:
+        """Emit results and, once the broker acked them, note it in the ledger (else the sweeper re-emits)."""
+        if not results:
+            return
+        envs = [Envelope.wrap("send_result", f"{r.sequence_id}:{r.contact_id}", r, r.at) for r in results]
+        await self.app.publisher.send_all(self.app.topic_names.dispatch_results, envs)
+        if self.deps is not None:
+            await published(self.deps, results)
+
+    async def start_sending(self, deps: Deps, claimed: Claimed) -> None:
+        """Emit replayed results now; send the owned requests in the background (they are in the ledger)."""
+        await self.publish(claimed.replay)
+        if claimed.owned:
+            await self.slots.acquire()
+            keys = [r.idempotency_key for r in claimed.owned]
+            self._spawn(send_claimed(deps, claimed.owned, claimed.blocked, self.publish), keys)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], keys: list[str]) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks[task] = keys
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.pop(task, None)
+        self.slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("send batch crashed; the sweeper will finish it", exc_info=task.exception())
 
 
 def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
     due_sends = app.topic_names.due_sends
     engagement = app.topic_names.engagement_events
+    runtime = Runtime(app)
 
     @app.agent(app.topic(due_sends, key_serializer="raw", value_serializer="raw"), name="due-sends")
     async def send_agent(stream: Any) -> None:
-        async with aiohttp.ClientSession(timeout=SMS_TIMEOUT) as session:
+        connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=60)
+        async with aiohttp.ClientSession(timeout=SMS_TIMEOUT, connector=connector) as session:
             assert app.pool is not None  # opened in on_first_start, before agents run
-            deps = wiring.deps(app.pool, session)
-            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-                await process_sends(app, deps, events)
+            deps = runtime.deps = wiring.deps(app.pool, session)
+            try:
+                async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+                    await process_sends(app, runtime, deps, events)
+            finally:
+                await deps.channels.smtp.close()
+
+    register_timers(app, wiring, runtime)
 
     @app.agent(app.topic(engagement, key_serializer="raw", value_serializer="raw"), name="engagement")
     async def engagement_agent(stream: Any) -> None:
@@ -40,44 +113,90 @@ def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
             for event in events:
                 await process_engagement(app, wiring.store, event)
 
+    lifecycle = app.topic(app.topic_names.sequence_lifecycle, key_serializer="raw", value_serializer="raw")
 
-async def process_sends(app: SeqflowApp, deps: Deps, events: Sequence[EventT]) -> None:
+    @app.agent(lifecycle, name="sequence-limits")
+    async def lifecycle_agent(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+            for event in events:
+                await process_lifecycle(app, wiring.store, event)
+
+
+def register_timers(app: SeqflowApp, wiring: Wiring, runtime: Runtime) -> None:
+    @app.timer(interval=wiring.store.lease_seconds / 5)
+    async def renew_leases() -> None:
+        """Keep the claims of this process alive while its sends wait or run; a dead process stops this."""
+        keys = runtime.active_keys()
+        if runtime.deps is not None and keys:
+            async with survive("lease renewal"), runtime.deps.pool.acquire() as conn:
+                await wiring.store.renew(conn, wiring.owner, keys)
+
+    @app.timer(interval=SWEEP_SECONDS)
+    async def sweep() -> None:
+        """Finish sends another (crashed) dispatcher claimed and abandoned, and export the oldest pending."""
+        deps = runtime.deps
+        if deps is None:
+            return
+        async with survive("sweep"):
+            await runtime.start_sending(deps, await reclaim(deps, SWEEP_BATCH))
+            await runtime.publish(await unpublished(deps, SWEEP_BATCH))
+            async with deps.pool.acquire() as conn:
+                wiring.pending_oldest.set(await wiring.store.pending_oldest_seconds(conn))
+
+
+@asynccontextmanager
+async def survive(what: str) -> AsyncIterator[None]:
+    """A timer's failure (database briefly away, shutting down) is logged; the next run tries again."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s failed; retrying on the next run", what)
+
+
+async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: Sequence[EventT]) -> None:
+    """Claim the batch; its offsets commit when this returns, once every request is in the ledger."""
     requests = [req for event in events if (req := await decode_request(app, event)) is not None]
     with app.metrics.handler_seconds.labels("send_batch").time():
-        results = await dispatch_batch(deps, requests)
-    now = deps.clock.now()
-    envs = [Envelope.wrap("send_result", f"{r.sequence_id}:{r.contact_id}", r, now) for r in results]
-    await app.publisher.send_all(app.topic_names.dispatch_results, envs)
+        claimed = await claim_batch(deps, requests)
+    await runtime.start_sending(deps, claimed)
 
 
 async def decode_request(app: SeqflowApp, event: EventT) -> SendRequested | None:
-    topic = app.topic_names.due_sends
+    payload = await decode_wanted(app, app.topic_names.due_sends, event, {"send_requested"}, strict=True)
+    assert payload is None or isinstance(payload, SendRequested)
+    return payload
+
+
+async def decode_wanted(
+    app: SeqflowApp, topic: str, event: EventT, wanted: set[str], *, strict: bool = False
+) -> BaseModel | None:
+    """The payload of an envelope whose type is `wanted`; poison is dead-lettered, other types skipped
+    (or, `strict`, dead-lettered too: the topic carries nothing else)."""
     app.metrics.events_consumed.labels(topic).inc()
     env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None:
+    if env is None or (env.type not in wanted and not strict):
         return None
     try:
-        payload = decode_payload(env)
-        if not isinstance(payload, SendRequested):
+        if env.type not in wanted:
             raise PoisonMessage(f"{env.type!r} is not a send request")
+        return decode_payload(env)
     except PoisonMessage as exc:
         await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
         return None
-    return payload
+
+
+async def process_lifecycle(app: SeqflowApp, store: DispatchStore, event: EventT) -> None:
+    """Activations and edits carry the sequence's rate limits; other lifecycle types are skipped."""
+    payload = await decode_wanted(app, app.topic_names.sequence_lifecycle, event, LIMIT_CARRIERS)
+    if isinstance(payload, SequenceActivated | SequenceChanged) and payload.activation is not None:
+        assert app.pool is not None
+        await on_lifecycle(app.pool, store, payload.sequence_id, payload.activation)
 
 
 async def process_engagement(app: SeqflowApp, store: DispatchStore, event: EventT) -> None:
     """Only `unsubscribed` concerns the dispatcher; other engagement types are skipped."""
-    topic = app.topic_names.engagement_events
-    app.metrics.events_consumed.labels(topic).inc()
-    env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None or env.type != "unsubscribed":
-        return
-    try:
-        payload = decode_payload(env)
-    except PoisonMessage as exc:
-        await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
-        return
-    assert isinstance(payload, Unsubscribed) and app.pool is not None
-    with app.metrics.handler_seconds.labels("unsubscribed").time():
-        await on_unsubscribed(app.pool, store, payload)
+    payload = await decode_wanted(app, app.topic_names.engagement_events, event, {"unsubscribed"})
+    if isinstance(payload, Unsubscribed):
+        assert app.pool is not None
+        with app.metrics.handler_seconds.labels("unsubscribed").time():
+            await on_unsubscribed(app.pool, store, payload)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import aiohttp
 
-from seqflow.channels.email import Tracking, build_email, send_email
+from seqflow.channels.email import SmtpPool, Tracking, build_email
 from seqflow.channels.errors import TransientSendError
 from seqflow.channels.sms import send_sms
 from seqflow.messaging.work import SendRequested
@@ -26,8 +26,11 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Channels:
+    """The provider connections of one dispatcher process: an SMTP session pool and one keep-alive HTTP session."""
+
     settings: Settings
     session: aiohttp.ClientSession
+    smtp: SmtpPool
 
     async def send(self, req: SendRequested, now: datetime) -> str:
         if req.channel == "email":
@@ -45,7 +48,7 @@ class Channels:
             tracking=tracking,
             now=now,
         )
-        await send_email(msg, self.settings.smtp_host, self.settings.smtp_port)
+        await self.smtp.send(msg)
         return str(msg["Message-ID"])
 
     async def send_sms(self, req: SendRequested) -> str:

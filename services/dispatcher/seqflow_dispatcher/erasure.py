@@ -10,7 +10,7 @@ from seqflow.erasing import register_erasure, rows
 from seqflow.messaging.erasure import HASH_SQL, ContactErased
 from seqflow.service import SeqflowApp
 
-HASHED = "sha256:"  # a suppression row holding a hash instead of an address (see DispatchStore.is_suppressed)
+HASHED = "sha256:"  # a suppression row holding a hash instead of an address (see DispatchStore.suppressed)
 
 
 def register(app: SeqflowApp) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,24 +33,40 @@ def register_agents(app: SeqflowApp, store: RollupStore, clock: Clock) -> None:
 
 
 async def process_batch(app: SeqflowApp, store: RollupStore, clock: Clock, events: Sequence[EventT]) -> None:
-    """Apply each command in order; publish what they emit and await the acks before the offsets commit."""
-    out: list[Envelope] = []
-    for event in events:
-        out.extend(await process_one(app, store, clock, event))
-    await app.publisher.send_all(app.topic_names.rollup_membership, out)
-
-
-async def process_one(app: SeqflowApp, store: RollupStore, clock: Clock, event: EventT) -> list[Envelope]:
+    """Apply the batch's commands in order in one transaction; publish what they emit and await the acks
+    before the offsets commit."""
     topic = app.topic_names.rollup_commands
-    app.metrics.events_consumed.labels(topic).inc()
-    env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None:
-        return []
+    envs = first_of_each([(event, env) for event in events if (env := await decode_one(app, topic, event))])
     assert app.pool is not None  # opened in on_first_start, before agents run
-    with app.metrics.handler_seconds.labels("rollup_command").time():
-        try:
-            async with app.pool.acquire() as conn:
-                return await handle_command(store, conn, env, clock.now())
-        except PoisonMessage as exc:
-            await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
-            return []
+    out: list[Envelope] = []
+    poison: list[tuple[EventT, str]] = []
+    with app.metrics.handler_seconds.labels("rollup_batch").time():
+        async with app.pool.acquire() as conn, conn.transaction():
+            now = clock.now()
+            for event, env in envs:
+                try:
+                    out.extend(await handle_command(store, conn, env, now))
+                except PoisonMessage as exc:
+                    poison.append((event, exc.reason))
+    for event, reason in poison:
+        await dead_letter(app.publisher, topic, event.key, event.value, reason)
+    await app.publisher.send_all(app.topic_names.rollup_membership, out)
+    if out:
+        async with app.pool.acquire() as conn:
+            await store.clear_emitted(conn, [env.id for _, env in envs])
+
+
+def first_of_each(envs: list[tuple[EventT, Envelope]]) -> list[tuple[EventT, Envelope]]:
+    """A command repeated within the batch is applied (and its events emitted) once."""
+    seen: set[uuid.UUID] = set()
+    out = []
+    for event, env in envs:
+        if env.id not in seen:
+            seen.add(env.id)
+            out.append((event, env))
+    return out
+
+
+async def decode_one(app: SeqflowApp, topic: str, event: EventT) -> Envelope | None:
+    app.metrics.events_consumed.labels(topic).inc()
+    return await decode_or_dead_letter(app.publisher, topic, event.key, event.value)

@@ -11,6 +11,7 @@ import asyncpg
 
 from seqflow.db.migrate import render
 from seqflow.messaging.base import ContactData
+from seqflow.messaging.envelope import Envelope
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,22 @@ class RollupStore:
             " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
         return await conn.fetchval(sql, event_id, now) is not None
+
+    async def emitted(self, conn: asyncpg.Connection, event_id: uuid.UUID) -> list[Envelope]:
+        """What an applied command emitted and the broker has not yet acked (empty once acked)."""
+        sql = self._sql("SELECT emitted FROM {schema}.processed_commands WHERE event_id = $1")
+        data = await conn.fetchval(sql, event_id)
+        return [Envelope.model_validate(e) for e in json.loads(data)] if data else []
+
+    async def clear_emitted(self, conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> None:
+        """The broker acked these commands' events: a later replay must not emit them again."""
+        sql = self._sql("UPDATE {schema}.processed_commands SET emitted = NULL WHERE event_id = ANY($1::uuid[])"
+                        " AND emitted IS NOT NULL")  # fmt: skip
+        await conn.execute(sql, event_ids)
+
+    async def keep_emitted(self, conn: asyncpg.Connection, event_id: uuid.UUID, envs: list[Envelope]) -> None:
+        sql = self._sql("UPDATE {schema}.processed_commands SET emitted = $2::jsonb WHERE event_id = $1")
+        await conn.execute(sql, event_id, json.dumps([e.model_dump(mode="json") for e in envs]))
 
     async def upsert_rollup(self, conn: asyncpg.Connection, rollup_id: str, name: str, now: datetime) -> None:
         sql = self._sql(

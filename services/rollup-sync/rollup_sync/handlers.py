@@ -26,15 +26,20 @@ Handler = Callable[[RollupStore, asyncpg.Connection, Any, datetime], Awaitable[l
 
 
 async def handle_command(store: RollupStore, conn: asyncpg.Connection, env: Envelope, now: datetime) -> list[Envelope]:
-    """Apply a command once (by envelope id) in one transaction; PoisonMessage if it can never apply."""
+    """Apply a command once (by envelope id) in one transaction (a savepoint inside the batch's);
+    PoisonMessage if it can never apply. A replay returns what the first application emitted, so a crash
+    after the commit and before the broker's ack loses no membership event (consumers dedupe by id)."""
     payload = decode_payload(env)
     handler = HANDLERS.get(type(payload))
     if handler is None:
         raise PoisonMessage(f"{env.type!r} is not a rollup command")
     async with conn.transaction():
         if not await store.mark_processed(conn, env.id, now):
-            return []
-        return await handler(store, conn, payload, now)
+            return await store.emitted(conn, env.id)
+        out = await handler(store, conn, payload, now)
+        if out:
+            await store.keep_emitted(conn, env.id, out)
+        return out
 
 
 async def on_rollup_created(

@@ -17,6 +17,10 @@ class PermanentSendError(SendError):
     """Retrying cannot help (5xx SMTP reply, 4xx API response): the step fails."""
 
 
+class BouncedError(PermanentSendError):
+    """The provider refused the address itself (SMTP 5xx, an invalid phone number): a hard bounce (SPEC §6)."""
+
+
 class TransientSendError(SendError):
     """Retrying may help (connection error, timeout, 4xx SMTP reply, 5xx/429 API response)."""
 

@@ -6,9 +6,11 @@ from typing import Any
 
 import aiohttp
 
-from seqflow.channels.errors import PermanentSendError, SendError, TransientSendError
+from seqflow.channels.errors import BouncedError, PermanentSendError, SendError, TransientSendError
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+# Twilio error codes that mean the number itself cannot receive: invalid, not mobile, unreachable, opted out.
+INVALID_NUMBER_CODES = frozenset({21211, 21214, 21217, 21401, 21407, 21421, 21610, 21612, 21614})
 
 
 def messages_url(base_url: str, account_sid: str) -> str:
@@ -65,5 +67,5 @@ def provider_error(status: int, payload: dict[str, Any]) -> SendError:
     message = str(payload.get("message") or f"HTTP {status}")
     text = f"SMS provider {status}: {message}" + (f" (code {code})" if code is not None else "")
     retryable = status == 429 or status >= 500 or status < 400
-    kind = TransientSendError if retryable else PermanentSendError
+    kind = TransientSendError if retryable else BouncedError if code in INVALID_NUMBER_CODES else PermanentSendError
     return kind(text, code=code if isinstance(code, int) else None, status=status)

@@ -16,6 +16,7 @@ import hmac
 import re
 import secrets
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,6 +92,7 @@ def _new_message(state: SmsStubState, form: dict[str, str]) -> dict[str, Any]:
         "direction": "outbound-api",
         "num_segments": "1",
         "date_created": format_datetime(state.clock(), usegmt=True),
+        "received_at": time.time(),  # wall time of arrival: what rate-limit and latency checks measure
     }
 
 
