@@ -280,7 +280,7 @@ async def test_a_send_abandoned_by_a_crashed_dispatcher_is_finished_once_with_th
                                     call_started_at=AT)  # fmt: skip
     await wait_for(lambda: len(results.messages) == 1, what="the sweeper's result")
     [got] = smtp[1]
-    assert got["Message-ID"] == message_id_for(req.idempotency_key)
+    assert got["Message-ID"] == message_id_for(req.idempotency_key, key=app.settings.tracking_secret.encode())
     assert results.payloads[0]["status"] == "sent" and results.payloads[0]["message_id"] == got["Message-ID"]
     [row] = await ledger(pg_dsn, schema_prefix, req.idempotency_key)
     assert (row["status"], row["claims"]) == ("sent", 2)

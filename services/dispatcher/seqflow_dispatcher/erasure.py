@@ -19,8 +19,12 @@ def register(app: SeqflowApp) -> None:
     async def erase(conn: asyncpg.Connection, event: ContactErased) -> dict[str, int]:
         hashes = event.address_hashes
         ledger = await conn.execute(
+            # the stored request (address, rendered subject and body) goes too; a send still pending is never
+            # made (it counts as suppressed) and nothing about the person is published again
             f"UPDATE {s}.ledger SET address = '', error = CASE WHEN error IS NULL THEN NULL ELSE 'erased' END, "
-            f"result = result - 'to' - 'error' WHERE {HASH_SQL.format(column='address')} = ANY($1::text[])",
+            "result = result - 'to' - 'error', request = NULL, result_published = true, "
+            "status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END "
+            f"WHERE {HASH_SQL.format(column='address')} = ANY($1::text[])",
             hashes)  # fmt: skip
         raw = await conn.execute(
             f"DELETE FROM {s}.suppression WHERE {HASH_SQL.format(column='address')} = ANY($1::text[])", hashes)

@@ -33,7 +33,10 @@ from seqflow_dispatcher.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-LIMITS_WAIT = 30.0  # seconds a send waits for its sequence's limits to be read before it goes unpaced
+# The scheduler puts the limit on every send (`SendRequested.limit`; None = unlimited). The read copy of each
+# sequence's limits is only a fallback for sends that lack it (a replayed message from before the field existed),
+# so by default nothing waits for it; a positive wait makes such sends wait for an activation still on its way.
+LIMITS_WAIT = 0.0
 LIMITS_POLL = 0.2
 MAX_COUNT = 2**62  # what a bigint column holds; a larger limit is, for pacing, no limit at all
 
