@@ -2,7 +2,8 @@
 
 A contact waiting on a call task unsubscribes — by the link of the email it got, outside the send window, or by
 a `STOP` SMS while the sequence is paused — and at that very instant (the file clock) its enrollment exits with
-reason `unsubscribed`, its task is gone, nothing more is sent to it and the overview counts the exit.
+reason `unsubscribed`, and so does that of another contact with the same address; their tasks are gone,
+nothing more is sent to them and the overview counts the exits.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from seqflow.stack import SMS_TOKEN, Stack
 
 T0 = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # the stack's file clock starts here (conftest): 09:00 in New York
 
-LINK, STOP, KEPT = "c-link", "c-stop", "c-kept"
+LINK, STOP, KEPT, TWIN = "c-link", "c-stop", "c-kept", "c-twin"
 CONTACTS = [{"id": cid, "first_name": cid, "email": f"{cid}@x.example", "phone": f"+1555000{n}"}
             for n, cid in enumerate((LINK, STOP, KEPT), 1)]  # fmt: skip
+CONTACTS.append({"id": TWIN, "first_name": TWIN, "email": " C-Link@X.example", "phone": "+15550009"})  # same inbox
 AFTER_HOURS = T0 + timedelta(hours=9, minutes=7, seconds=3)  # 18:07:03 in New York: the window (08–17) is shut
 WHILE_PAUSED = AFTER_HOURS + timedelta(minutes=30, seconds=11)
 NEXT_MORNING = T0 + timedelta(days=1)  # Wednesday 09:00 in New York, in the window again
@@ -46,9 +48,9 @@ async def activate(alice: Api) -> str:
     return str((await alice.ok("POST", "/sequences", SEQUENCE | ids))["id"])
 
 
-def unsubscribe_path(stack: Stack, to: str) -> str:
-    """The path of the List-Unsubscribe link of the email sent to `to` (the host is the public URL)."""
-    [mail] = [m for m in stack.sent_mail() if m["to"] == to]
+def unsubscribe_path(stack: Stack, first_name: str) -> str:
+    """The path of the List-Unsubscribe link of the email sent to this contact (the host is the public URL)."""
+    [mail] = [m for m in stack.sent_mail() if m["subject"] == f"Hi {first_name}"]
     return urlsplit(message_from_string(mail["raw"], policy=policy.default)["List-Unsubscribe"].strip("<>")).path
 
 
@@ -80,13 +82,14 @@ async def test_an_unsubscribe_exits_the_contact_at_that_instant_outside_the_wind
     async with aiohttp.ClientSession() as http:
         alice = await make_user(Api(http, stack.api), "alice")
         sid = await activate(alice)
-        await wait_for(lambda: len(stack.sent_mail()) == 3, 60, "the three emails")
-        await eventually(lambda: open_task_contacts(alice, sid), lambda c: c == [KEPT, LINK, STOP], "call tasks")
+        await wait_for(lambda: len(stack.sent_mail()) == 4, 60, "the four emails")
+        await eventually(lambda: open_task_contacts(alice, sid), lambda c: c == [KEPT, LINK, STOP, TWIN], "call tasks")
 
         set_file_clock(clock_file, AFTER_HOURS)
-        async with http.get(stack.api + unsubscribe_path(stack, f"{LINK}@x.example")) as r:
+        async with http.get(stack.api + unsubscribe_path(stack, LINK)) as r:
             assert r.status == 200, await r.text()
         await assert_exits_at(alice, LINK, AFTER_HOURS)
+        await assert_exits_at(alice, TWIN, AFTER_HOURS)  # every contact with the address, found by it
         assert await open_task_contacts(alice, sid) == [KEPT, STOP]
 
         await alice.ok("POST", f"/sequences/{sid}/pause")
@@ -102,6 +105,6 @@ async def test_an_unsubscribe_exits_the_contact_at_that_instant_outside_the_wind
         overview = await eventually(lambda: alice.ok("GET", "/overview"),
                                     lambda d: d["sequences"][0]["completed"] == 1, "the kept contact completes")
         row = overview["sequences"][0]
-        assert (row["active"], row["exited"], row["completed"], row["tasks_todo"]) == (0, 2, 1, 0)
+        assert (row["active"], row["exited"], row["completed"], row["tasks_todo"]) == (0, 3, 1, 0)
         assert [m["to"] for m in await sms_received(http, stack)] == [CONTACTS[2]["phone"]]
-        assert len(stack.sent_mail()) == 3
+        assert len(stack.sent_mail()) == 4
