@@ -82,6 +82,15 @@ class SchedulerDb(EngineRows):
         )
         return {r["address"] for r in rows}
 
+    async def contacts_with_address(self, c: asyncpg.Connection, address: str) -> list[str]:
+        """The contacts whose email or phone is this (normalised) address; both lookups use an index (0010)."""
+        rows = await c.fetch(
+            f"SELECT id FROM {self.s}.contacts WHERE lower(btrim(data->>'email')) = $1 "
+            f"UNION SELECT id FROM {self.s}.contacts WHERE lower(btrim(data->>'phone')) = $1",
+            address,
+        )  # fmt: skip
+        return [r["id"] for r in rows]
+
     async def suppress(self, c: asyncpg.Connection, address: str) -> None:
         await c.execute(f"INSERT INTO {self.s}.suppressed (address) VALUES ($1) ON CONFLICT DO NOTHING", address)
 
@@ -148,6 +157,15 @@ class SchedulerDb(EngineRows):
             f"SELECT sequence_id FROM {self.s}.enrollments WHERE contact_id = $1 AND NOT finished", contact_id
         )
         return [r["sequence_id"] for r in rows]
+
+    async def open_enrollments_of(self, c: asyncpg.Connection, contact_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(contact, sequence) of every unfinished enrollment of these contacts, in a stable order."""
+        rows = await c.fetch(
+            f"SELECT contact_id, sequence_id FROM {self.s}.enrollments "
+            "WHERE contact_id = ANY($1::text[]) AND NOT finished ORDER BY sequence_id, contact_id",
+            sorted(set(contact_ids)),
+        )  # fmt: skip
+        return [(r["contact_id"], r["sequence_id"]) for r in rows]
 
     async def claim_due(self, c: asyncpg.Connection, now: datetime) -> SequenceRow | None:
         """Lock one sequence with work due; other replicas skip it (FOR UPDATE SKIP LOCKED)."""

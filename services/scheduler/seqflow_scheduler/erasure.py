@@ -1,7 +1,7 @@
-"""The scheduler's part of erasing a contact: its enrollments stop at once (removed from their rollups,
-so nothing more is sent or shown) and the scheduler forgets the person: the contact copy keeps only its
-id (a tombstone keeps it so, even when an old membership event is delivered again), pending contact edits and
-raw suppressed addresses go (the dispatcher keeps them as hashes)."""
+"""The scheduler's part of erasing a contact: its enrollments exit at once (reason `erased`, so nothing more
+is sent or shown and the overview counts them exited) and the scheduler forgets the person: the contact copy
+keeps only its id (a tombstone keeps it so, even when an old membership event is delivered again), pending
+contact edits and raw suppressed addresses go (the dispatcher keeps them as hashes)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def register(app: SeqflowApp) -> None:
     async def erase(conn: asyncpg.Connection, event: ContactErased) -> dict[str, int]:
         s, cid = db.s, event.contact_id
         sequences = await db.sequences_enrolling(conn, cid)
-        for seq in sequences:  # the engine pauses the enrollment in place at this instant
-            await db.add_input(conn, seq, f"erase:{cid}", Input(whole_seconds(event.at), "member_removed", cid))
+        for seq in sequences:  # the engine exits the enrollment at this instant, even outside the window
+            await db.add_input(conn, seq, f"erase:{cid}", Input(whole_seconds(event.at), "erased", cid))
         await conn.execute(f"UPDATE {s}.members SET present = false WHERE contact_id = $1", cid)
         await conn.execute(f"INSERT INTO {s}.erased_contacts (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                            cid, event.at)  # fmt: skip

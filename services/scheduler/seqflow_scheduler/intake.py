@@ -87,7 +87,18 @@ async def on_engagement(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope
 
 
 async def on_unsubscribed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: Unsubscribed) -> None:
-    await db.suppress(conn, p.address.strip().lower())
+    """Unsubscribe acts at once (SPEC §6): the address goes on the suppression list (for sequences a contact
+    joins later) and every unfinished enrollment of each contact holding it, and of the named contact, gets an
+    `unsubscribed` input at the event's instant. One event id per contact: a sequence may hold two contacts
+    sharing the address, and a redelivered event adds nothing."""
+    address = p.address.strip().lower()
+    await db.suppress(conn, address)
+    contacts = set(await db.contacts_with_address(conn, address)) if address else set()
+    if p.contact_id:
+        contacts.add(p.contact_id)
+    at = whole_seconds(p.at)
+    for contact_id, sequence_id in await db.open_enrollments_of(conn, contacts):
+        await db.add_input(conn, sequence_id, f"{env.id}:{contact_id}", Input(at, "unsubscribed", contact_id))
 
 
 async def on_send_result(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: SendResult) -> None:

@@ -256,18 +256,19 @@ def _in_unsubscribed(rt: Runtime, e: Enrollment | None, inp: Input) -> str | Non
         e = rt.enr[inp.contact] = Enrollment(inp.contact, removed=True)
     if e.finished:
         return f"the enrollment has already {e.status}"
-    return unsubscribe(rt, e)
+    return unsubscribe(rt, e, inp.type)
 
 
-def unsubscribe(rt: Runtime, e: Enrollment) -> None:
-    """Exit at this very instant with reason `unsubscribed` (SPEC §6): nothing is sent by leaving, so neither
-    the window nor a pause holds it back. A contact that has not entered yet never enters (no action)."""
+def unsubscribe(rt: Runtime, e: Enrollment, reason: str = "unsubscribed") -> None:
+    """Exit at this very instant with this reason (`unsubscribed`, SPEC §6; `erased` when the contact is
+    erased): nothing is sent by leaving, so neither the window nor a pause holds it back. A contact that has
+    not entered yet never enters (no action)."""
     e.held = False
     if e.status == PENDING:
         e.status, e.phase, e.at = EXITED, P_DONE, None
         rt._arm(e)
         return None
-    e.move_kind, e.move_target = "exit", "unsubscribed"
+    e.move_kind, e.move_target = "exit", reason
     rt._land(e)
     return None
 
@@ -282,4 +283,5 @@ HANDLERS: dict[str, Handler] = {
     "move_next": _in_move_next,
     "retry": _in_retry,
     "unsubscribed": _in_unsubscribed,
+    "erased": _in_unsubscribed,  # the input's type is the exit's reason; only an enrolled contact is erased
 }
