@@ -189,8 +189,12 @@ async def test_refused_calls_change_nothing(api: Api) -> None:
         await world.call(user, "POST", f"/sequences/{alice['sequence']}/end")
         if user != "bob":
             await world.call(user, "PATCH", f"/contacts/{alice['contact']}", {"email": "attacker@evil.example"})
-    await world.call("carol", "POST", f"/rollups/{world.objects['carol']['rollup']}/members",
+    carols = world.objects["carol"]["rollup"]
+    await world.call("carol", "POST", f"/rollups/{carols}/members",
                      {"contacts": [{"id": alice["contact"], "email": "attacker@evil.example"}]})  # fmt: skip
+    status, imported = await world.call("carol", "POST", f"/rollups/{carols}/import",
+                                        {"csv": f"id,email\n{alice['contact']},attacker@evil.example\n"})  # fmt: skip
+    assert status in (404, 409) or imported["added"] == 0, imported  # a CSV row is no way round the members rule
     _, tpl = await world.call("alice", "GET", f"/templates/{alice['template']}")
     assert tpl["owner"] == "alice"
     _, seq = await world.call("alice", "GET", f"/sequences/{alice['sequence']}")
