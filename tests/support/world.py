@@ -1,5 +1,7 @@
 """A small world for permission tests: alice and carol each own a template, a rollup with one contact and a
-sequence with one open task; bob is on alice's team; dave has no permission at all; plus the admin."""
+sequence with open tasks (a call, and two manual emails: one to draft and send, one to mark as sent), plus two
+spare contacts on the rollup that only erasure touches; bob is on alice's team; dave has no permission at all;
+plus the admin."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from seqflow.messaging.base import ContactData
+from seqflow.messaging.rollup import MemberAdded
+from seqflow.messaging.topics import ROLLUP_MEMBERSHIP
 from seqflow.messaging.work import EnrollmentChanged, TaskDue
-from support.tasks_service import ADMIN, Api, add_user, wait_for
+from support.tasks_service import ADMIN, NOW, Api, add_user, wait_for
 
 OWNER = ["sequences:activate", "tasks:mine"]
 USERS: dict[str, list[str]] = {"alice": OWNER, "bob": ["tasks:mine"], "carol": OWNER, "dave": []}
@@ -18,14 +23,22 @@ TEMPLATE: dict[str, Any] = {
         {"key": "intro", "type": "auto_email",
          "email": {"from_alias": "x@agency.example", "subject": "Hi", "body": "Hello"}},
         {"key": "call", "type": "call", "instructions": "Ask",
-         "conditions": [{"when": "Connected", "then": {"complete": True}}]}]}],
+         "conditions": [{"when": "Connected", "then": {"next": True}}]},
+        {"key": "write", "type": "manual_email",
+         "email": {"from_alias": "x@agency.example", "subject": "Hi {{first_name}}", "body": "Dear {{first_name}}"}},
+        {"key": "jot", "type": "manual_email",
+         "email": {"from_alias": "x@agency.example", "subject": "Again", "body": "Hello again"}}]}],
 }  # fmt: skip
+TASK_STEPS = {"task": ("call", "call"), "email_task": ("write", "manual_email"), "jot_task": ("jot", "manual_email")}
+ERASERS = ("admin", "owner")  # who may erase a spare contact: each gets their own, so both can succeed
 
 
 def template(owner: str) -> dict[str, Any]:
     body = copy.deepcopy(TEMPLATE)
     body["owner"] = owner
-    body["branches"][0]["steps"][0]["email"]["from_alias"] = f"{owner}@agency.example"
+    for step in body["branches"][0]["steps"]:
+        if "email" in step:
+            step["email"]["from_alias"] = f"{owner}@agency.example"
     return body
 
 
@@ -58,9 +71,15 @@ async def _owned_objects(world: World, owner: str) -> None:
     contact = f"{owner}-contact"
     _, tpl = await world.call(owner, "POST", "/templates", template(owner))
     _, rollup = await world.call(owner, "POST", "/rollups", {"name": f"{owner}'s list"})
-    members = {"contacts": [{"id": contact, "first_name": owner.title(), "email": f"{contact}@x.example"}]}
+    spares = {who: f"{owner}-spare-{who}" for who in ERASERS}
+    members = {"contacts": [{"id": cid, "first_name": owner.title(), "email": f"{cid}@x.example"}
+                            for cid in (contact, *spares.values())]}  # fmt: skip
     await world.call(owner, "POST", f"/rollups/{rollup['id']}/members", members)
-    world.objects[owner] = {"template": tpl["id"], "rollup": rollup["id"], "contact": contact}
+    for spare in members["contacts"][1:]:  # as rollup-sync would confirm them: an erasure need not wait for it
+        await world.api.produce(ROLLUP_MEMBERSHIP, "member_added", spare["id"], MemberAdded(
+            rollup_id=rollup["id"], contact=ContactData.model_validate(spare), at=NOW))  # fmt: skip
+    world.objects[owner] = {"template": tpl["id"], "rollup": rollup["id"], "contact": contact,
+                            **{f"spare_{who}": cid for who, cid in spares.items()}}  # fmt: skip
     status, seq = await world.call(owner, "POST", "/sequences", world.activation(owner, f"{owner}'s sequence"))
     assert status == 201, seq
     sid = seq["id"]
@@ -68,13 +87,19 @@ async def _owned_objects(world: World, owner: str) -> None:
     await world.api.produce("enrollment.changes", "enrollment_changed", f"{sid}:{contact}", EnrollmentChanged(
         sequence_id=sid, contact_id=contact, action="entered", step="call", at=seq["activated_at"], status="active",
         phase="due", steps_done=1))  # fmt: skip
-    await world.api.produce("scheduler.due-tasks", "task_due", f"{sid}:{contact}", TaskDue(
-        sequence_id=sid, contact_id=contact, step="call", attempt=1, kind="task", type="call", priority="high",
-        branch="main", step_index=1, outcomes=["Connected"], at=seq["activated_at"]))  # fmt: skip
+    for index, (step, kind) in enumerate(TASK_STEPS.values(), start=1):
+        await world.api.produce("scheduler.due-tasks", "task_due", f"{sid}:{contact}", TaskDue(
+            sequence_id=sid, contact_id=contact, step=step, attempt=1, kind="task", type=kind, priority="high",
+            branch="main", step_index=index, outcomes=["Connected"] if kind == "call" else ["Done"],
+            at=seq["activated_at"]))  # fmt: skip
 
-    async def task_listed() -> Any:
+    async def tasks_listed() -> Any:
         _, body = await world.call(owner, "GET", f"/tasks?sequence={sid}")
         _, queue = await world.call(owner, "GET", f"/queue?sequence={sid}")
-        return body["tasks"] and queue["count"] and body["tasks"][0]["id"]
+        _, listed = await world.call(owner, "GET", f"/rollups/{rollup['id']}")
+        found = {t["step"]: str(t["id"]) for t in body["tasks"]}
+        confirmed = len(listed["members"]) == len(spares)
+        return queue["count"] and confirmed and len(found) == len(TASK_STEPS) and found
 
-    world.objects[owner]["task"] = str(await wait_for(task_listed))
+    found = await wait_for(tasks_listed)
+    world.objects[owner].update({name: found[step] for name, (step, _) in TASK_STEPS.items()})

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from seqflow_tasks import policy
 from seqflow_tasks.api.manual_send import WORKER
 from seqflow_tasks.api.registry import Ctx, reply, route
 from seqflow_tasks.api.sequences import display_state
@@ -33,6 +34,7 @@ def enrollment_out(e: Row, ctx: Ctx) -> dict[str, Any]:
        permission=WORKER, tag="contacts")  # fmt: skip
 async def contact_sequences(ctx: Ctx) -> web.Response:
     async with ctx.deps.pool.acquire() as c:
+        await policy.require_contact(ctx, c, ctx.param("id"))  # a contact you cannot see: 404, like its other routes
         found = rows(await c.fetch(ctx.deps.store.q(ENROLLMENTS), ctx.param("id")))
-    mine = [e for e in found if ctx.is_admin or ctx.user["id"] in (e["primary_user"], *e["team"])]
+    mine = [e for e in found if policy.on_sequence(ctx, e)]
     return reply({"contact_id": ctx.param("id"), "sequences": [enrollment_out(e, ctx) for e in mine]})
