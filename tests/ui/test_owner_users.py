@@ -116,3 +116,28 @@ async def test_an_admin_rotating_their_own_token_sees_the_new_one_before_their_s
     again = await signed_in(browser, ui_stack, fresh, pages)
     await again.goto("/ui/users")
     await expect(again.locator("tr[data-user='boss']")).to_contain_text("active")
+
+
+async def test_a_refused_new_user_is_explained_next_to_the_field_and_the_form_keeps_its_values(
+    ui_stack: Stack, admin: Api, browser: Browser, pages: list[Page]
+) -> None:
+    page = await signed_in(browser, ui_stack, ADMIN_TOKEN, pages)
+    await page.goto("/ui/users")
+    await page.get_by_label("User id").fill("admin")  # taken
+    await page.get_by_label("Name").fill("Second Admin")
+    await page.get_by_label("Email").fill("second@agency.example")
+    await page.get_by_label("sequences:activate").check()
+    async with page.expect_response(lambda r: r.url.endswith("/ui/users") and r.request.method == "POST") as sent:
+        await page.get_by_role("button", name="Create user").click()
+    assert (await sent.value).status == 409
+    await expect(page.locator("[data-error-for='id']")).to_contain_text("exists")
+    await expect(page.get_by_label("Name")).to_have_value("Second Admin")
+    await expect(page.get_by_label("sequences:activate")).to_be_checked()
+    await expect(page.locator("[data-token-for]")).to_have_count(0)
+
+    await page.get_by_label("User id").fill("second")
+    await page.get_by_label("Email").fill("not an address")
+    await page.get_by_role("button", name="Create user").click()
+    await expect(page.locator("[data-error-for='email']")).to_be_visible()
+    await expect(page.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
+    assert "second" not in [u["id"] for u in (await admin.ok("GET", "/users"))["users"]]
