@@ -41,6 +41,13 @@ def test_list_unsubscribe_header_points_at_the_unsubscribe_endpoint() -> None:
     assert _build()["List-Unsubscribe"].startswith("<https://t.example.com/t/u/")
 
 
+def test_the_list_unsubscribe_url_is_sent_as_written_not_encoded() -> None:
+    msg = _build()
+    line = next(x for x in msg.as_bytes().split(b"\n") if x.startswith(b"List-Unsubscribe:"))
+    assert line == f"List-Unsubscribe: {msg['List-Unsubscribe']}".encode()
+    assert line.startswith(b"List-Unsubscribe: <https://t.example.com/t/u/") and b"=?" not in line
+
+
 def test_html_part_has_pixel_tracked_link_and_unsubscribe_link() -> None:
     html = _part(_build(), "html")
     assert 'src="https://t.example.com/t/o/' in html and ".gif" in html

@@ -58,6 +58,10 @@ async def apply_batch(batch: Batch, conn: Conn, items: Sequence[Decoded]) -> int
     return len(todo)
 
 
+# exits that end the enrollment at once from outside (SPEC §6; GDPR erasure): every open task is cancelled
+FORCED_EXITS = frozenset({"unsubscribed", "erased"})
+
+
 def on_task_due(b: Batch, env: Envelope, p: Any) -> None:
     b.add(INSERT_TASK, p.sequence_id, p.contact_id, p.step, p.attempt, p.kind, p.type, p.priority, p.branch,
           p.step_index, p.instructions, p.script, json.dumps(p.outcomes), p.reason, p.at)  # fmt: skip
@@ -65,7 +69,7 @@ def on_task_due(b: Batch, env: Envelope, p: Any) -> None:
 
 def on_enrollment_changed(b: Batch, env: Envelope, p: Any) -> None:
     b.put_enrollment(next_enrollment(b.enrollments.get((p.sequence_id, p.contact_id)) or {}, p))
-    if p.action == "ended" or (p.action == "exited" and p.detail.get("reason") == "unsubscribed"):
+    if p.action == "ended" or (p.action == "exited" and p.detail.get("reason") in FORCED_EXITS):
         b.add(CLOSE_TASKS, p.sequence_id, p.contact_id, None, "cancelled", p.at)  # every open task goes
     elif p.action in CLOSES_TASK and p.step:
         b.add(CLOSE_TASKS, p.sequence_id, p.contact_id, p.step, "done", p.at)

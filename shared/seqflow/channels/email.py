@@ -7,6 +7,7 @@ import html as htmllib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import partial
@@ -25,6 +26,10 @@ from seqflow.channels.tracking import (
 )
 
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+# RFC 5322 allows 998-character lines. The default 78 makes a long unbroken header value (the one-click
+# List-Unsubscribe URL) fold as RFC 2047 encoded-words, which mail clients do not read as a URL.
+HEADER_POLICY = policy.default.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def build_email(
     """
     message_id = message_id_for(idempotency_key, message_id_domain, key=tracking.secret)
     unsubscribe = unsubscribe_url(tracking.base_url, tracking.secret, message_id, to)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=HEADER_POLICY)
     _set_headers(msg, sender=sender, to=to, subject=subject, message_id=message_id, now=now)
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
