@@ -10,8 +10,9 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
+# Three workers: most of a test's time is spent waiting for services and the broker, not on the 2 cores.
 test: install chromium
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 3 tests
 
 # The browser tests (tests/ui) drive Debian's Chromium; say how to get it rather than fail later.
 chromium:
