@@ -62,12 +62,12 @@ async def call(http: aiohttp.ClientSession, base: str, token: str, method: str, 
         return data
 
 
-async def prepare(http: aiohttp.ClientSession, stack: Stack, n: int, steps: list[str]) -> dict[str, Any]:
-    """The user, template and rollup with n contacts; returns the activation body."""
-    user = {"id": "alice", "name": "Alice", "email": "alice@agency.example",
-            "permissions": ["sequences:activate"], "token": "alice-bench-token"}  # fmt: skip
-    await call(http, stack.api, "dev-admin-token", "POST", "/users", user)
-    tok = "alice-bench-token"
+async def prepare(
+    http: aiohttp.ClientSession, stack: Stack, n: int, steps: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """The user, template and rollup with n contacts; returns the user's token and the activation body."""
+    user = {"id": "alice", "name": "Alice", "email": "alice@agency.example", "permissions": ["sequences:activate"]}
+    tok = (await call(http, stack.api, "dev-admin-token", "POST", "/users", user))["token"]
     template = {"name": "bench", "owner": "alice", "branches": [{"key": "main", "steps": [STEP[s] for s in steps]}]}
     tid = (await call(http, stack.api, tok, "POST", "/templates", template))["id"]
     rollup = await call(http, stack.api, tok, "POST", "/rollups", {"name": "bench"})
@@ -76,8 +76,8 @@ async def prepare(http: aiohttp.ClientSession, stack: Stack, n: int, steps: list
     for i in range(0, n, 500):
         batch = {"contacts": contacts[i : i + 500]}
         await call(http, stack.api, tok, "POST", f"/rollups/{rollup['id']}/members", batch)
-    return {"name": "bench", "template_id": tid, "rollup_id": rollup["id"], "begin": "2020-01-01",
-            "timezone": "UTC", "primary_user": "alice"}  # fmt: skip
+    return tok, {"name": "bench", "template_id": tid, "rollup_id": rollup["id"], "begin": "2020-01-01",
+                 "timezone": "UTC", "primary_user": "alice"}  # fmt: skip
 
 
 async def arrivals(http: aiohttp.ClientSession, stack: Stack, want: int, limit: float) -> list[float]:
@@ -109,11 +109,11 @@ async def drive(stack: Stack, n: int, steps: list[str], limit: float) -> None:
     print(f"raw_produce_msgs_per_s={raw:,.0f}")
     want = n * len(steps)
     async with aiohttp.ClientSession() as http:
-        body = await prepare(http, stack, n, steps)
+        tok, body = await prepare(http, stack, n, steps)
         meter = CpuMeter(stack)
         await meter.start()
         started = time.time()
-        await call(http, stack.api, "alice-bench-token", "POST", "/sequences", body)
+        await call(http, stack.api, tok, "POST", "/sequences", body)
         times = await arrivals(http, stack, want, limit)
         cpu = await meter.stop()
         report(n, want, started, times, raw, cpu)

@@ -52,9 +52,9 @@ async def drive(stack: Stack, n: int, rate: str, window: float) -> None:
     await stack.wait_ready()
     count, per = rate.split("/", 1)
     async with aiohttp.ClientSession() as http:
-        body = await prepare(http, stack, n, ["email"])
+        tok, body = await prepare(http, stack, n, ["email"])
         body["rate_limits"] = {"email": {"count": int(count), "per": per}}
-        await call(http, stack.api, "alice-bench-token", "POST", "/sequences", body)
+        await call(http, stack.api, tok, "POST", "/sequences", body)
         print(f"enrolled_after_s={await enrolled(stack, n, 900):.1f}")
         port, pid = stack.ports["scheduler-0"], groups(stack)["scheduler-0"][0]
         before, cpu0, t0 = await lateness_buckets(http, port), cpu_seconds(pid), time.monotonic()
