@@ -106,5 +106,7 @@ async def test_an_unsubscribe_exits_the_contact_at_that_instant_outside_the_wind
                                     lambda d: d["sequences"][0]["completed"] == 1, "the kept contact completes")
         row = overview["sequences"][0]
         assert (row["active"], row["exited"], row["completed"], row["tasks_todo"]) == (0, 3, 1, 0)
-        assert [m["to"] for m in await sms_received(http, stack)] == [CONTACTS[2]["phone"]]
+        # the engine completes the kept contact when its SMS is granted; delivery at the stub follows
+        sms = await eventually(lambda: sms_received(http, stack), lambda m: len(m) >= 1, "the kept contact's SMS")
+        assert [m["to"] for m in sms] == [CONTACTS[2]["phone"]]
         assert len(stack.sent_mail()) == 4
