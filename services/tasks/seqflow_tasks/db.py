@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
@@ -68,12 +67,6 @@ class Store:
         if sql not in self._sql:
             self._sql[sql] = render(sql, self.schema)
         return self._sql[sql]
-
-    # ---- idempotency -------------------------------------------------------------------------
-    async def first_time(self, c: Conn, event_id: UUID) -> bool:
-        """Record an event id; False when it was processed before."""
-        sql = "INSERT INTO {schema}.processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING"
-        return str(await c.execute(self.q(sql), event_id)).endswith(" 1")
 
     # ---- templates ---------------------------------------------------------------------------
     async def insert_template(self, c: Conn, tid: str, body: Row, now: datetime) -> Row:
