@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -27,7 +28,8 @@ from procstats import CpuMeter, describe, metric, peaks
 
 from seqflow.stack import Stack
 
-BENCH_DB = "postgresql://postgres@127.0.0.1:5432/seqflow_bench"  # its own database: its backends are ours
+# Its own database, so its backends are ours (SEQFLOW_BENCH_DB: another one, for two benchmarks at once).
+BENCH_DB = os.environ.get("SEQFLOW_BENCH_DB", "postgresql://postgres@127.0.0.1:5432/seqflow_bench")
 RAW_MESSAGES = 50_000
 STEP = {
     "email": {"key": "intro", "type": "auto_email",
