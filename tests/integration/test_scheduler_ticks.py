@@ -18,6 +18,7 @@ from seqflow.messaging.rollup import MemberAdded
 from seqflow.messaging.topics import Topics
 from seqflow.rules.simulate import Scenario, run
 from seqflow.rules.state import VISIBLE
+from seqflow_scheduler import load
 from seqflow_scheduler.db import SchedulerDb
 from seqflow_scheduler.intake import on_activated, on_member_added
 from seqflow_scheduler.tick import tick_one
@@ -42,23 +43,27 @@ async def conn(pg_dsn: str, schema_prefix: str) -> AsyncIterator[asyncpg.Connect
         await c.close()
 
 
-async def activate(conn: asyncpg.Connection, db: SchedulerDb, contacts: list[dict[str, Any]]) -> None:
+async def activate(conn: asyncpg.Connection, db: SchedulerDb, contacts: list[dict[str, Any]],
+                   template: dict[str, Any] = TEMPLATE, activation: dict[str, Any] = ACTIVATION) -> None:  # fmt: skip
     async with conn.transaction():
         for c in contacts:
             p = MemberAdded(rollup_id="r1", contact=ContactData(**c), at=T0)
             await on_member_added(conn, db, Envelope.wrap("member_added", c["id"], p, T0), p)
         user = UserRef(id="alice", name="Alice", email="alice@agency.example")
-        act = SequenceActivated(sequence_id="s1", name="One", rollup_id="r1", template=TEMPLATE,
-                                activation=ACTIVATION, primary_user=user, activated_at=T0,
+        act = SequenceActivated(sequence_id="s1", name="One", rollup_id="r1", template=template,
+                                activation=activation, primary_user=user, activated_at=T0,
                                 roster=[c["id"] for c in contacts])  # fmt: skip
         await on_activated(conn, db, Envelope.wrap("sequence_activated", "s1", act, T0), act)
 
 
-async def tick_until_idle(conn: asyncpg.Connection, db: SchedulerDb, now: datetime) -> None:
+async def tick_until_idle(conn: asyncpg.Connection, db: SchedulerDb, now: datetime) -> int:
+    """Tick until nothing is due; how many ticks ran."""
+    ticks = 0
     while True:
         async with conn.transaction():
             if await tick_one(conn, db, Topics(), "+15550000", now) is None:
-                return
+                return ticks
+        ticks += 1
 
 
 async def live_lines(conn: asyncpg.Connection, db: SchedulerDb) -> list[Line]:
@@ -69,8 +74,9 @@ async def live_lines(conn: asyncpg.Connection, db: SchedulerDb) -> list[Line]:
                   if e.type == "enrollment_changed" and e.payload["action"] in VISIBLE)  # fmt: skip
 
 
-def simulated(contacts: list[dict[str, Any]], until: datetime) -> list[Line]:
-    sc = Scenario.model_validate({"template": TEMPLATE, "activation": ACTIVATION, "activated_at": T0,
+def simulated(contacts: list[dict[str, Any]], until: datetime, template: dict[str, Any] = TEMPLATE,
+              activation: dict[str, Any] = ACTIVATION) -> list[Line]:  # fmt: skip
+    sc = Scenario.model_validate({"template": template, "activation": activation, "activated_at": T0,
                                   "contacts": contacts, "until": until})  # fmt: skip
     actions, _ = run(sc)
     return sorted((a.at.strftime("%Y-%m-%dT%H:%M:%SZ"), a.contact, a.step, a.action) for a in actions)
@@ -92,3 +98,29 @@ async def test_a_queue_head_of_blank_addresses_longer_than_the_free_slots_still_
     assert got == simulated(contacts, until)
     assert ("2026-12-01T15:00:00Z", "c21", "intro", "email_sent") in got
     assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.limiter_queue") == 0
+
+
+async def test_a_big_unlimited_sequence_runs_in_slices_that_end_exactly_where_the_simulator_does(
+    conn: asyncpg.Connection, schema_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slices of 4: the 11 entries at the activation instant take three ticks (run 20 minutes late), each sending as it commits,
+    # and the 11 follow-ups, held by the window (closed at 14:30) until it opens at 08:00 the next day, three
+    # more; every instant is still the simulator's.
+    monkeypatch.setattr(load, "SLICE", 4)
+    template = {"name": "two", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "intro", "type": "auto_email",
+         "email": {"from_alias": "alice@agency.example", "subject": "Hi", "body": "Hello"}},
+        {"key": "bump", "type": "auto_sms", "delay": "PT1H", "sms": {"body": "Hi again"}}]}]}  # fmt: skip
+    activation = {**ACTIVATION, "rate_limits": None, "send_window": {"start": "08:00", "stop": "14:30"}}
+    contacts = [{"id": f"c{i:02d}", "email": f"c{i}@x.example", "phone": f"+1555000{i:04d}"} for i in range(11)]
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await activate(conn, db, contacts, template, activation)
+    entry = await tick_until_idle(conn, db, T0 + timedelta(minutes=20))  # behind: each slice at its instant
+    sends = f"SELECT count(*) FROM {db.s}.outbox WHERE topic = $1"
+    assert entry >= 3 and await conn.fetchval(sends, Topics().due_sends) == 11
+    later = await tick_until_idle(conn, db, T0 + timedelta(days=1))
+    assert later >= 3 and await conn.fetchval(sends, Topics().due_sends) == 22
+    got = await live_lines(conn, db)
+    assert got == simulated(contacts, T0 + timedelta(days=1), template, activation)
+    assert ("2026-12-02T08:00:00Z", "c10", "bump", "sms_sent") in got
+    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0

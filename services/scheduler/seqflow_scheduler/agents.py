@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 import asyncpg
@@ -12,9 +14,10 @@ import asyncpg
 from seqflow.clock import Clock
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
+from seqflow.messaging.envelope import Envelope
 from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
-from seqflow_scheduler.intake import HANDLERS
+from seqflow_scheduler.intake import BATCH_HANDLERS, HANDLERS
 from seqflow_scheduler.metrics import SchedulerMetrics
 from seqflow_scheduler.quarantine import TRANSIENT
 from seqflow_scheduler.tick import tick_one
@@ -23,6 +26,8 @@ log = logging.getLogger("seqflow.scheduler")
 
 CONSUMED = ("rollup_membership", "sequence_lifecycle", "engagement_events", "tasks_outcomes", "dispatch_results")
 OUTBOX_BATCH = 500
+BATCH_SIZE = 500  # consumed events applied in one transaction
+BATCH_WITHIN = 0.05  # seconds a batch waits to fill
 RETRIES = 5  # of a handler that lost a deadlock against a tick
 OUTBOX_PARTS_AT_ONCE = 4  # of OUTBOX_PARTS: leaves partitions for the other replicas
 
@@ -44,43 +49,78 @@ def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
     channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
 
     async def consume(stream: Any) -> None:
-        async for event in stream.events():
-            await handle(app, db, topic, event.key, event.value)
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+            await handle_batch(app, db, topic, [(e.key, e.value) for e in events])
 
     consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
     app.agent(channel, name=consume.__name__)(consume)
 
 
-async def handle(app: SeqflowApp, db: SchedulerDb, topic: str, key: bytes | None, value: bytes | None) -> None:
-    env = await decode_or_dead_letter(app.publisher, topic, key, value)
-    if env is None:
-        return
-    handler = HANDLERS.get(env.type)
-    app.metrics.events_consumed.labels(topic).inc()
-    if handler is None:
-        return  # another consumer's message type on a shared topic
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Item:
+    """A decoded event of a consumed batch, with its raw bytes (for the dead-letter topic)."""
+
+    key: bytes | None
+    value: bytes | None
+    env: Envelope
+    payload: Any
+
+
+Raw = list[tuple[bytes | None, bytes | None]]
+
+
+async def handle_batch(app: SeqflowApp, db: SchedulerDb, topic: str, raw: Raw) -> None:
+    """Decode a consumed batch (poison → DLQ) and apply it in one transaction, in order; the offsets commit
+    when this returns."""
+    items = []
+    for key, value in raw:
+        app.metrics.events_consumed.labels(topic).inc()
+        env = await decode_or_dead_letter(app.publisher, topic, key, value)
+        if env is None or env.type not in HANDLERS:
+            continue  # poison (parked), or another consumer's message type on a shared topic
+        try:
+            items.append(Item(key, value, env, decode_payload(env)))
+        except PoisonMessage as exc:
+            await dead_letter(app.publisher, topic, key, value or b"", exc.reason)
+    if items:
+        started = time.perf_counter()
+        await apply_isolating(app, db, topic, items)
+        elapsed = time.perf_counter() - started
+        for kind in {i.env.type for i in items}:
+            app.metrics.handler_seconds.labels(kind).observe(elapsed)
+
+
+async def apply_isolating(app: SeqflowApp, db: SchedulerDb, topic: str, items: list[Item]) -> None:
+    """Apply the batch; if an event cannot be applied, halve the batch until that event stands alone and
+    dead-letter it: the others are still applied, in order, in few transactions."""
     try:
-        await apply(app, db, env, handler)
+        await apply(app, db, items)
     except TRANSIENT:
-        raise  # the database went away: the message is fine, the consumer must not skip it
+        raise  # the database went away: the messages are fine, the consumer must not skip them
     except Exception as exc:  # noqa: BLE001 - a message that fails for any reason is parked, the consumer goes on
-        reason = exc.reason if isinstance(exc, PoisonMessage) else f"{type(exc).__name__}: {exc}"
-        await dead_letter(app.publisher, topic, key, value or b"", reason)
-        return
-    finally:
-        app.metrics.handler_seconds.labels(env.type).observe(time.perf_counter() - started)
-    log.debug("applied", extra={"event_id": str(env.id), "enrollment": env.key})
+        if len(items) == 1:
+            reason = exc.reason if isinstance(exc, PoisonMessage) else f"{type(exc).__name__}: {exc}"
+            await dead_letter(app.publisher, topic, items[0].key, items[0].value or b"", reason)
+            return
+        half = len(items) // 2
+        await apply_isolating(app, db, topic, items[:half])
+        await apply_isolating(app, db, topic, items[half:])
 
 
-async def apply(app: SeqflowApp, db: SchedulerDb, env: Any, handler: Any) -> None:
-    """Run the handler in a transaction; a deadlock or serialization failure (a concurrent tick) is retried."""
-    payload = decode_payload(env)
+async def apply(app: SeqflowApp, db: SchedulerDb, items: list[Item]) -> None:
+    """Run the handlers in one transaction, consecutive events of a batched type together; a deadlock or
+    serialization failure (a concurrent tick) is retried."""
     assert app.pool is not None
     for attempt in range(RETRIES):
         try:
             async with app.pool.acquire() as conn, conn.transaction():
-                await handler(conn, db, env, payload)
+                for kind, run in groupby(items, key=lambda i: i.env.type):
+                    pairs = [(i.env, i.payload) for i in run]
+                    if kind in BATCH_HANDLERS:
+                        await BATCH_HANDLERS[kind](conn, db, pairs)
+                    else:
+                        for env, payload in pairs:
+                            await HANDLERS[kind](conn, db, env, payload)
             return
         except asyncpg.TransactionRollbackError:
             if attempt == RETRIES - 1:

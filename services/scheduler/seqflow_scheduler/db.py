@@ -47,18 +47,29 @@ class SchedulerDb(EngineRows):
 
     # ---- read copies ----------------------------------------------------------------------
     async def upsert_contact(self, c: asyncpg.Connection, contact_id: str, data: dict[str, Any]) -> None:
-        await c.execute(
-            f"INSERT INTO {self.s}.contacts (id, data) VALUES ($1, $2) "
-            "ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
-            contact_id, json.dumps(data),
-        )  # fmt: skip
+        await self.upsert_contacts(c, {contact_id: data})
+
+    async def upsert_contacts(self, c: asyncpg.Connection, contacts: dict[str, dict[str, Any]]) -> None:
+        """One statement for a batch of contact copies (one row per id: the batch's last version)."""
+        if contacts:
+            await c.execute(
+                f"INSERT INTO {self.s}.contacts (id, data) SELECT * FROM unnest($1::text[], $2::jsonb[]) "
+                "ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                list(contacts), [json.dumps(d) for d in contacts.values()],
+            )  # fmt: skip
 
     async def set_member(self, c: asyncpg.Connection, rollup_id: str, contact_id: str, present: bool) -> None:
-        await c.execute(
-            f"INSERT INTO {self.s}.members (rollup_id, contact_id, present) VALUES ($1, $2, $3) "
-            "ON CONFLICT (rollup_id, contact_id) DO UPDATE SET present = EXCLUDED.present",
-            rollup_id, contact_id, present,
-        )  # fmt: skip
+        await self.set_members(c, {(rollup_id, contact_id): present})
+
+    async def set_members(self, c: asyncpg.Connection, members: dict[tuple[str, str], bool]) -> None:
+        """One statement for a batch of (rollup, contact) → present."""
+        if members:
+            await c.execute(
+                f"INSERT INTO {self.s}.members (rollup_id, contact_id, present) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::bool[]) "
+                "ON CONFLICT (rollup_id, contact_id) DO UPDATE SET present = EXCLUDED.present",
+                [r for r, _ in members], [m for _, m in members], list(members.values()),
+            )  # fmt: skip
 
     async def lock_rollup(self, c: asyncpg.Connection, rollup_id: str) -> None:
         """Serialise membership changes and activations of one rollup (until the transaction ends), so an
@@ -122,13 +133,22 @@ class SchedulerDb(EngineRows):
         return missing
 
     async def roster_arrived(self, c: asyncpg.Connection, rollup_id: str, contact_id: str) -> None:
-        """One awaited roster member is in the copy now: one indexed delete per sequence waiting for it."""
+        await self.rosters_arrived(c, [(rollup_id, contact_id)])
+
+    async def rosters_arrived(self, c: asyncpg.Connection, arrived: list[tuple[str, str]]) -> None:
+        """Awaited roster members (rollup, contact) are in the copy now: their roster_wait rows go (indexed
+        deletes) and each waiting sequence counts them off, in one statement for the batch."""
+        if not arrived:
+            return
         await c.execute(
-            f"WITH gone AS (DELETE FROM {self.s}.roster_wait w USING {self.s}.sequences s "
-            "WHERE w.contact_id = $2 AND w.sequence_id = s.id AND s.rollup_id = $1 RETURNING w.sequence_id) "
-            f"UPDATE {self.s}.sequences SET roster_missing = GREATEST(roster_missing - 1, 0) "
-            "WHERE id IN (SELECT sequence_id FROM gone)",
-            rollup_id, contact_id,
+            f"WITH gone AS (DELETE FROM {self.s}.roster_wait w USING {self.s}.sequences s, "
+            "unnest($1::text[], $2::text[]) AS a(rollup_id, contact_id) "
+            "WHERE w.contact_id = a.contact_id AND w.sequence_id = s.id AND s.rollup_id = a.rollup_id "
+            "RETURNING w.sequence_id), "
+            "n AS (SELECT sequence_id, count(*) AS k FROM gone GROUP BY sequence_id) "
+            f"UPDATE {self.s}.sequences SET roster_missing = GREATEST(roster_missing - n.k, 0) "
+            "FROM n WHERE id = n.sequence_id",
+            [r for r, _ in arrived], [cid for _, cid in arrived],
         )  # fmt: skip
 
     async def forget_roster(self, c: asyncpg.Connection, sequence_id: str) -> None:
@@ -139,11 +159,11 @@ class SchedulerDb(EngineRows):
     async def enter_present(self, c: asyncpg.Connection, sequence_id: str, rollup_id: str, at: datetime) -> None:
         """A member_added input at the activation instant for every member present now, in one statement."""
         await c.execute(
-            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, input) SELECT $1, 'start:' || contact_id, "
+            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, at, input) SELECT $1, 'start:' || contact_id, $4, "
             "jsonb_build_object('at', $3::text, 'type', 'member_added', 'contact', contact_id, 'step', NULL, "
             f"'outcome', NULL, 'fields', NULL) FROM {self.s}.members WHERE rollup_id = $2 AND present "
             "ORDER BY contact_id ON CONFLICT (sequence_id, event_id) DO NOTHING",
-            sequence_id, rollup_id, at.isoformat(),
+            sequence_id, rollup_id, at.isoformat(), at,
         )  # fmt: skip
 
     async def sequences_on_rollup(self, c: asyncpg.Connection, rollup_id: str) -> list[asyncpg.Record]:
@@ -206,13 +226,18 @@ class SchedulerDb(EngineRows):
         )  # fmt: skip
 
     async def wake(self, c: asyncpg.Connection, sequence_id: str, at: datetime) -> None:
-        """Wake the sequence by `at`. A row already due that early is left alone, so intake does not queue
-        behind a tick that holds the row (a stream of inputs for a busy sequence)."""
-        await c.execute(
-            f"UPDATE {self.s}.sequences SET wake_at = $2 "
-            "WHERE id = $1 AND started AND error IS NULL AND (wake_at IS NULL OR wake_at > $2)",
-            sequence_id, at,
-        )  # fmt: skip
+        await self.wake_all(c, {sequence_id: at})
+
+    async def wake_all(self, c: asyncpg.Connection, wakes: dict[str, datetime]) -> None:
+        """Wake each sequence by its instant. A row already due that early is left alone, so intake does not
+        queue behind a tick that holds the row (a stream of inputs for a busy sequence)."""
+        if wakes:
+            await c.execute(
+                f"UPDATE {self.s}.sequences s SET wake_at = w.at FROM unnest($1::text[], $2::timestamptz[]) "
+                "AS w(id, at) WHERE s.id = w.id AND s.started AND s.error IS NULL "
+                "AND (s.wake_at IS NULL OR s.wake_at > w.at)",
+                list(wakes), list(wakes.values()),
+            )  # fmt: skip
 
     async def quarantine(self, c: asyncpg.Connection, sequence_id: str, reason: str) -> None:
         """Set the sequence aside: never woken again until an operator clears `error`."""
@@ -225,21 +250,40 @@ class SchedulerDb(EngineRows):
 
     # ---- inbox / outbox -------------------------------------------------------------------
     async def add_input(self, c: asyncpg.Connection, sequence_id: str, event_id: str, inp: Input) -> None:
-        await c.execute(
-            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, input) VALUES ($1, $2, $3) "
-            "ON CONFLICT (sequence_id, event_id) DO NOTHING",
-            sequence_id, event_id, input_json(inp),
-        )  # fmt: skip
-        await self.wake(c, sequence_id, inp.at)
+        await self.add_inputs(c, [(sequence_id, event_id, inp)])
 
-    async def take_inputs(self, c: asyncpg.Connection, sequence_id: str, upto: datetime) -> list[dict[str, Any]]:
-        """The inbox up to `upto` (later inputs stay for a later tick), in arrival order."""
-        rows = await c.fetch(
-            f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 AND (input->>'at')::timestamptz <= $2 "
-            "RETURNING id, input",
-            sequence_id, upto,
+    async def add_inputs(self, c: asyncpg.Connection, rows: list[tuple[str, str, Input]]) -> None:
+        """Inbox rows (sequence, event id, input) in this order, a redelivered event adding nothing; each
+        sequence is woken by its earliest new input. Two statements for the whole batch."""
+        if not rows:
+            return
+        await c.execute(
+            f"INSERT INTO {self.s}.inbox (sequence_id, event_id, at, input) SELECT s, e, a, i "
+            "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[]) WITH ORDINALITY AS r(s, e, a, i, n) "
+            "ORDER BY n ON CONFLICT (sequence_id, event_id) DO NOTHING",
+            [r[0] for r in rows], [r[1] for r in rows], [r[2].at for r in rows], [input_json(r[2]) for r in rows],
         )  # fmt: skip
-        return [json.loads(r["input"]) for r in sorted(rows, key=lambda r: r["id"])]
+        wakes: dict[str, datetime] = {}
+        for sequence_id, _, inp in rows:
+            wakes[sequence_id] = min(inp.at, wakes.get(sequence_id, inp.at))
+        await self.wake_all(c, wakes)
+
+    async def take_inputs(
+        self, c: asyncpg.Connection, sequence_id: str, upto: datetime, most: int | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The inbox up to `upto` (later inputs stay for a later tick) in (instant, arrival) order, at most
+        `most` of them (the index walks no further); and whether more up to `upto` remain."""
+        rows = await c.fetch(
+            f"WITH head AS (SELECT id, row_number() OVER (ORDER BY at, id) AS n FROM {self.s}.inbox "
+            "WHERE sequence_id = $1 AND at <= $2 ORDER BY at, id LIMIT $3), "
+            f"gone AS (DELETE FROM {self.s}.inbox WHERE id IN (SELECT id FROM head WHERE $4::bigint IS NULL "
+            "OR n <= $4) RETURNING id, at, input) "
+            "SELECT id, at, input, (SELECT count(*) FROM head) AS seen FROM gone",
+            sequence_id, upto, most + 1 if most is not None else None, most,
+        )  # fmt: skip
+        ordered = sorted(rows, key=lambda r: (r["at"], r["id"]))
+        more = most is not None and bool(rows) and rows[0]["seen"] > most
+        return [json.loads(r["input"]) for r in ordered], more
 
     async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:
         if rows:

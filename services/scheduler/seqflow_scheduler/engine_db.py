@@ -25,10 +25,15 @@ class EngineRows:
         )
         return [enrollment_from(r["state"]) for r in rows]
 
-    async def due_enrollments(self, c: asyncpg.Connection, sequence_id: str, now: datetime) -> list[Enrollment]:
+    async def due_enrollments(
+        self, c: asyncpg.Connection, sequence_id: str, now: datetime, most: int | None = None
+    ) -> list[Enrollment]:
+        """Enrollments whose timer is due by `now`, earliest first, at most `most` of them."""
         rows = await c.fetch(
-            f"SELECT state FROM {self.s}.enrollments WHERE sequence_id = $1 AND due_at <= $2", sequence_id, now
-        )
+            f"SELECT state FROM {self.s}.enrollments WHERE sequence_id = $1 AND due_at <= $2 ORDER BY due_at "
+            "LIMIT $3",
+            sequence_id, now, most,
+        )  # fmt: skip
         return [enrollment_from(r["state"]) for r in rows]
 
     async def enrollments_of(

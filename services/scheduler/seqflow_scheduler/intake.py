@@ -5,6 +5,7 @@ Every handler is idempotent: inbox rows are unique per (sequence, event id), cop
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -28,16 +29,29 @@ def contact_fields(c: ContactData) -> dict[str, Any]:
 
 
 async def on_member_added(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberAdded) -> None:
-    """A member of a running sequence's rollup enters; one its activation's roster awaited enters at the
-    activation instant, as if it had been in the copy then (the simulator's view of the rollup)."""
-    await db.lock_rollup(conn, p.rollup_id)
-    await db.upsert_contact(conn, p.contact.id, contact_fields(p.contact))
-    await db.set_member(conn, p.rollup_id, p.contact.id, True)
-    await db.roster_arrived(conn, p.rollup_id, p.contact.id)
-    at = whole_seconds(p.at)
-    for seq in await db.sequences_on_rollup(conn, p.rollup_id):
-        inp = Input(max(at, whole_seconds(seq["activated_at"])), "member_added", p.contact.id)
-        await db.add_input(conn, seq["id"], str(env.id), inp)
+    await on_members_added(conn, db, [(env, p)])
+
+
+async def on_members_added(
+    conn: asyncpg.Connection, db: SchedulerDb, items: Sequence[tuple[Envelope, MemberAdded]]
+) -> None:
+    """Members of a running sequence's rollup enter; one its activation's roster awaited enters at the
+    activation instant, as if it had been in the copy then (the simulator's view of the rollup). A batch of
+    events is a few statements, in the events' order; each event is still one inbox row per sequence."""
+    rollups = sorted({p.rollup_id for _, p in items})
+    for rollup_id in rollups:  # in a fixed order: two batches never wait on each other's locks
+        await db.lock_rollup(conn, rollup_id)
+    await db.upsert_contacts(conn, {p.contact.id: contact_fields(p.contact) for _, p in items})
+    await db.set_members(conn, {(p.rollup_id, p.contact.id): True for _, p in items})
+    await db.rosters_arrived(conn, [(p.rollup_id, p.contact.id) for _, p in items])
+    running = {r: await db.sequences_on_rollup(conn, r) for r in rollups}
+    rows = []
+    for env, p in items:
+        at = whole_seconds(p.at)
+        for seq in running[p.rollup_id]:
+            inp = Input(max(at, whole_seconds(seq["activated_at"])), "member_added", p.contact.id)
+            rows.append((seq["id"], str(env.id), inp))
+    await db.add_inputs(conn, rows)
 
 
 async def on_member_removed(conn: asyncpg.Connection, db: SchedulerDb, env: Envelope, p: MemberRemoved) -> None:
@@ -125,3 +139,7 @@ HANDLERS = {
     "unsubscribed": on_unsubscribed,
     "send_result": on_send_result,
 }
+
+# Event types whose consecutive runs in a consumed batch are applied together (a few statements a run).
+BatchHandler = Callable[[asyncpg.Connection, SchedulerDb, Sequence[tuple[Envelope, Any]]], Awaitable[None]]
+BATCH_HANDLERS: dict[str, BatchHandler] = {"member_added": on_members_added}

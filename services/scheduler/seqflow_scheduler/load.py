@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from seqflow.domain.activation import Activation, RateLimit
-from seqflow.rules.engine import QueueItem, Runtime
+from seqflow.rules.engine import QueueItem, Runtime, timer_at
 from seqflow.rules.gates import gates_for
 from seqflow.rules.state import CHANNEL_FIELD, Enrollment, Input, SequenceState
 from seqflow_scheduler.db import SchedulerDb, SequenceRow
@@ -25,12 +25,15 @@ from seqflow_scheduler.snapshot import input_from
 SEQUENCE_WIDE = frozenset({"pause", "resume", "end", "edit"})
 SPARE = 16  # queue items past the free slots: stale, removed or blank-address items take a turn without one
 UNLIMITED_HEAD = 1000  # an unlimited queue only holds what waits (removed enrollments); read it in pages
+SLICE = 1000  # due enrollments and inputs one tick of a sequence without rate limits takes at most
 
 
 @dataclass
 class Loaded:
     inputs: list[Input]
     enrollments: list[Enrollment]
+    until: datetime  # how far the tick may advance: `now`, or the instant a slice of the due work ends at
+    more: bool = False  # due work up to `now` was left for the next tick (which runs at once)
     queues: dict[str, list[QueueItem]] = field(default_factory=dict)
     horizon: dict[str, QueueItem] = field(default_factory=dict)  # the last item read of a longer queue
 
@@ -54,22 +57,40 @@ def whole_sequence(inputs: list[Input], activation: Activation, start: datetime,
 
 async def load(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, activation: Activation,
                state: SequenceState, now: datetime, scale: int) -> Loaded:  # fmt: skip
-    inputs = [input_from(i) for i in await db.take_inputs(conn, row.id, now)]
+    """What the tick needs. A sequence without rate limits is worked in slices: its contacts do not share
+    anything, so the first SLICE due enrollments and inputs (in instant order) run first and the tick stops
+    at the instant the slice ends; the rest follow in the next tick at their own instants. A big activation
+    is then many short ticks whose sends leave as each one commits. With a limit, every contact due at an
+    instant must be in the same tick (the slots go in (due, contact) order), so nothing is sliced."""
+    most = SLICE if unlimited(activation) else None
+    due = await db.due_enrollments(conn, row.id, now, most)
+    more = most is not None and len(due) >= most
+    if more:
+        now = max(timer_at(due[-1]) or now, row.advanced_to)  # later ones wait for the next tick
+    taken, inputs_more = await db.take_inputs(conn, row.id, now, most)
+    inputs = [input_from(i) for i in taken]
+    if inputs_more:
+        now, more = max(inputs[-1].at, row.advanced_to), True
     whole = whole_sequence(inputs, activation, row.advanced_to, now)
-    loaded = Loaded(inputs, [])
+    loaded = Loaded(inputs, [], now, more)
     limits = activation.rate_limits
     for channel in await db.queued_channels(conn, row.id):
         limit = getattr(limits, channel) if limits else None
         size = None if whole else head_size(limit, state.grants.get(channel, []), row.advanced_to, now, scale)
-        items, more = await db.queue_head(conn, row.id, channel, size)
+        items, more_items = await db.queue_head(conn, row.id, channel, size)
         loaded.queues[channel] = items
-        if more:
+        if more_items:
             loaded.horizon[channel] = items[-1]
     named = {i.contact for i in inputs if i.contact} | {c for q in loaded.queues.values() for _, c, _ in q}
-    base = await (db.open_enrollments(conn, row.id) if whole else db.due_enrollments(conn, row.id, now))
+    base = await db.open_enrollments(conn, row.id) if whole else due
     have = {e.contact_id for e in base}
     loaded.enrollments = base + await db.enrollments_of(conn, row.id, named - have)
     return loaded
+
+
+def unlimited(activation: Activation) -> bool:
+    limits = activation.rate_limits
+    return limits is None or all(getattr(limits, channel) is None for channel in CHANNEL_FIELD)
 
 
 async def save_queues(conn: asyncpg.Connection, db: SchedulerDb, sequence_id: str, loaded: Loaded,

@@ -129,6 +129,7 @@ async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, t
     setup = Setup(Activation.model_validate(row.activation), Template.model_validate(row.template))
     state = state_from(row.state)
     loaded = await load(conn, db, row, setup.activation, state, now, scale)
+    now = loaded.until
     wanted = {e.contact_id for e in loaded.enrollments} | {i.contact for i in loaded.inputs if i.contact}
     contacts = await db.contacts(conn, wanted)
     addresses = {str(c.get(f) or "").strip().lower() for c in contacts.values() for f in ("email", "phone")}
@@ -151,7 +152,13 @@ async def save(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, load
     state = rt.export_state()
     state.queue = {}  # the queue is rows (limiter_queue)
     # While holding at the activation instant, an arriving roster member wakes the sequence sooner.
-    wake = row.activated_at + ROSTER_PATIENCE if holding else await wake_at(conn, db, row.id, rt)
+    # A tick that left due work for the next one wakes at once.
+    if loaded.more:
+        wake: datetime | None = now
+    elif holding:
+        wake = row.activated_at + ROSTER_PATIENCE
+    else:
+        wake = await wake_at(conn, db, row.id, rt)
     await db.save_sequence(conn, row.id, state, now, wake, len(loaded.inputs))
     if rt.edits:
         await db.save_edits(conn, row.id, rt.edits.get("template"), rt.edits.get("activation"))
