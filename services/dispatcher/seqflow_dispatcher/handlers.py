@@ -71,7 +71,7 @@ class Wiring:
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)  # this process, as a ledger claim owner
 
     def deps(self, pool: asyncpg.Pool, session: aiohttp.ClientSession) -> Deps:
-        smtp = SmtpPool(self.settings.smtp_host, self.settings.smtp_port)
+        smtp = SmtpPool(self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_pool_size)
         channels = Channels(self.settings, session, smtp)
         pacer = Pacer(pool, PacingStore(self.store.schema), self.clock, self.owner)
         return Deps(pool, self.store, pacer, channels, self.clock, self.sends_total, self.owner, self.retry,
