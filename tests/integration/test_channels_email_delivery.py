@@ -12,7 +12,7 @@ from support.services import REJECTED
 from seqflow.channels.email import OutgoingEmail, SmtpPool, Tracking, build_email, send_email
 from seqflow.channels.errors import BouncedError, PermanentSendError, TransientSendError
 from seqflow.channels.message_id import message_id_for
-from seqflow.channels.smtp_stub import free_port, start_smtp_stub
+from seqflow.channels.smtp_stub import free_port, start_smtp_stub, summary_headers
 
 TRACKING = Tracking(base_url="http://127.0.0.1:9/", secret=b"integration-secret")
 
@@ -138,3 +138,10 @@ async def test_the_stub_records_the_decoded_headers_of_what_it_received(tmp_path
         str(want[h]) for h in ("Message-ID", "From", "To", "Subject")
     ]
     assert record["subject"] == "Grüße — 日本語 " * 8 and record["rcpt_tos"] == ["ada@example.org"]
+
+
+def test_the_stub_reads_raw_utf8_headers_as_text() -> None:
+    raw = "From: a@b.example\r\nTo: Ådå <ådå@example.org>\r\nSubject: =?utf-8?b?w4Q=?=\r\n\r\nbody\r\n".encode()
+    assert summary_headers(raw) == {
+        "Message-ID": None, "From": "a@b.example", "To": "Ådå <ådå@example.org>", "Subject": "Ä"
+    }  # fmt: skip

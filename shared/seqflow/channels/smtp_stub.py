@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesParser, HeaderParser
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -92,7 +92,8 @@ SUMMARY_HEADERS = ("Message-ID", "From", "To", "Subject")
 def summary_headers(raw: bytes) -> dict[str, str | None]:
     """The summary headers as text (encoded-words decoded, folding undone), read without the `email`
     package's header objects."""
-    message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace")  # raw UTF-8 with SMTPUTF8
+    message = HeaderParser(policy=policy.compat32).parsestr(head)
     return {name: _decoded(message[name]) for name in SUMMARY_HEADERS}
 
 
