@@ -56,6 +56,7 @@ class Settings(BaseModel):
     web_port: int = 8000
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
+    smtp_pool_size: int = 8  # SMTP sessions the dispatcher keeps open (each carries one message at a time)
     sms_url: str = "http://127.0.0.1:8030"
     sms_account_sid: str = ""
     sms_auth_token: str = ""

@@ -74,7 +74,7 @@ class Runtime:
         if claimed.owned:
             await self.slots.acquire()
             keys = [r.idempotency_key for r in claimed.owned]
-            self._spawn(send_claimed(deps, claimed.owned, claimed.blocked, self.publish), keys)
+            self._spawn(send_claimed(deps, claimed, self.publish), keys)
 
     def _spawn(self, work: Coroutine[Any, Any, None], keys: list[str]) -> None:
         task = asyncio.ensure_future(work)

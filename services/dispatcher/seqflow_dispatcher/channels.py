@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import aiohttp
 
@@ -32,24 +33,27 @@ class Channels:
     session: aiohttp.ClientSession
     smtp: SmtpPool
 
+    @cached_property
+    def tracking(self) -> Tracking:
+        return Tracking(self.settings.public_url, self.settings.tracking_secret.encode("utf-8"))
+
     async def send(self, req: SendRequested, now: datetime) -> str:
         if req.channel == "email":
             return await self.send_email(req, now)
         return await self.send_sms(req)
 
     async def send_email(self, req: SendRequested, now: datetime) -> str:
-        tracking = Tracking(self.settings.public_url, self.settings.tracking_secret.encode("utf-8"))
         msg = build_email(
             sender=req.from_,
             to=req.to,
             subject=req.subject or "",
             text=req.body,
             idempotency_key=req.idempotency_key,
-            tracking=tracking,
+            tracking=self.tracking,
             now=now,
         )
         await self.smtp.send(msg)
-        return str(msg["Message-ID"])
+        return msg.message_id
 
     async def send_sms(self, req: SendRequested) -> str:
         s = self.settings

@@ -71,7 +71,7 @@ class Wiring:
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)  # this process, as a ledger claim owner
 
     def deps(self, pool: asyncpg.Pool, session: aiohttp.ClientSession) -> Deps:
-        smtp = SmtpPool(self.settings.smtp_host, self.settings.smtp_port)
+        smtp = SmtpPool(self.settings.smtp_host, self.settings.smtp_port, self.settings.smtp_pool_size)
         channels = Channels(self.settings, session, smtp)
         pacer = Pacer(pool, PacingStore(self.store.schema), self.clock, self.owner)
         return Deps(pool, self.store, pacer, channels, self.clock, self.sends_total, self.owner, self.retry,
@@ -85,6 +85,7 @@ class Claimed:
     replay: list[SendResult]
     owned: list[SendRequested]
     blocked: set[str]
+    known: frozenset[str] = frozenset()  # sequences whose limits the read copy held at the claim (already applied)
 
 
 async def claim_batch(deps: Deps, requests: Sequence[SendRequested]) -> Claimed:
@@ -92,36 +93,43 @@ async def claim_batch(deps: Deps, requests: Sequence[SendRequested]) -> Claimed:
     delivery); a key another live dispatcher holds gets nothing here (its owner emits the result)."""
     unique = {r.idempotency_key: r for r in reversed(requests)}  # the first delivery of a key wins
     async with deps.pool.acquire() as conn, conn.transaction():
-        unique = await with_limits(deps.store, conn, unique)
+        known, unique = await with_limits(deps.store, conn, unique)
         owned = await deps.store.claim(conn, list(unique.values()), deps.owner, deps.clock.now())
-        stored = await deps.store.stored_results(conn, unique.keys() - owned)
+        others = unique.keys() - owned  # (most batches are all new: no second look at the ledger)
+        stored = await deps.store.stored_results(conn, others) if others else {}
         blocked = await deps.store.suppressed(conn, [unique[k].to for k in owned])
     replay = [stored[r.idempotency_key] for r in requests if r.idempotency_key in stored]
-    return Claimed(replay, [r for k, r in unique.items() if k in owned], blocked)
+    return Claimed(replay, [r for k, r in unique.items() if k in owned], blocked, frozenset(known))
 
 
 async def with_limits(
     store: DispatchStore, conn: asyncpg.Connection, reqs: dict[str, SendRequested]
-) -> dict[str, SendRequested]:
-    """Requests without `limit` get their sequence's limit from the read copy (None stays: unlimited)."""
-    _, limits = await store.limits(conn, [r.sequence_id for r in reqs.values() if r.limit is None])
+) -> tuple[set[str], dict[str, SendRequested]]:
+    """Requests without `limit` get their sequence's limit from the read copy (None stays: unlimited);
+    also returns the sequences the copy knows."""
+    wanted = [r.sequence_id for r in reqs.values() if r.limit is None]
+    if not wanted:
+        return set(), reqs
+    known, limits = await store.limits(conn, wanted)
     if not limits:
-        return reqs
-    return {k: r if r.limit is not None else r.model_copy(update={"limit": limits.get((r.sequence_id, r.channel))})
-            for k, r in reqs.items()}  # fmt: skip
+        return known, reqs
+    limited = {k: r if r.limit is not None else r.model_copy(update={"limit": limits.get((r.sequence_id, r.channel))})
+               for k, r in reqs.items()}  # fmt: skip
+    return known, limited
 
 
-async def known_limits(deps: Deps, reqs: list[SendRequested]) -> list[SendRequested]:
+async def known_limits(deps: Deps, reqs: list[SendRequested], known: frozenset[str]) -> list[SendRequested]:
     """Sends without `limit` whose sequence the read copy does not know yet wait (bounded) until it does:
-    the activation may still be on its way, and sending unpaced could burst past the limit."""
-    unknown = {r.sequence_id for r in reqs if r.limit is None}
+    the activation may still be on its way, and sending unpaced could burst past the limit. Sequences
+    `known` at the claim had their limits applied then: their sends without one are unlimited."""
+    unknown = {r.sequence_id for r in reqs if r.limit is None} - known
     deadline = time.monotonic() + deps.limits_wait
     limits: dict[tuple[str, str], SendLimit] = {}
     while unknown:
         async with deps.pool.acquire() as conn:
-            known, found = await deps.store.limits(conn, unknown)
+            found_known, found = await deps.store.limits(conn, unknown)
         limits.update(found)
-        unknown -= known
+        unknown -= found_known
         if unknown and time.monotonic() > deadline:
             log.warning("rate limits of a sequence unknown; sending unpaced", extra={"sequences": sorted(unknown)})
             break
@@ -144,13 +152,14 @@ async def on_lifecycle(pool: asyncpg.Pool, store: DispatchStore, sequence_id: st
         await store.set_limits(conn, sequence_id, limits)
 
 
-async def send_claimed(deps: Deps, reqs: Sequence[SendRequested], blocked: set[str], publish: Publish) -> None:
+async def send_claimed(deps: Deps, claimed: Claimed, publish: Publish) -> None:
     """Send owned requests concurrently and publish every result once it is recorded.
 
     Paced sends are recorded one by one (their completion frees a slot for the next); the others together.
     """
+    reqs, blocked = claimed.owned, claimed.blocked
     suppressed = [result_of(r, deps, "suppressed") for r in reqs if normal(r.to) in blocked]
-    todo = await known_limits(deps, [r for r in reqs if normal(r.to) not in blocked])
+    todo = await known_limits(deps, [r for r in reqs if normal(r.to) not in blocked], claimed.known)
     paced = [send_paced(deps, r, publish) for r in todo if r.limit is not None]
     await asyncio.gather(send_free(deps, [r for r in todo if r.limit is None], suppressed, publish), *paced)
 
