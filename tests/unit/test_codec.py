@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from seqflow.messaging.codec import PoisonMessage, decode, decode_payload, encode, register
+from seqflow.messaging import catalog  # noqa: F401 - registers the real types: decode_typed takes its one-pass path
+from seqflow.messaging.codec import PoisonMessage, decode, decode_payload, decode_typed, encode, register
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.topics import Topics, dlq_of
 
@@ -78,3 +79,32 @@ def test_topic_names_carry_the_prefix_and_dead_letter_topics_end_in_dlq() -> Non
     assert topics.due_sends == "t1-scheduler.due-sends"
     assert topics.dlq("rollup.membership") == "t1-rollup.membership.dlq"
     assert dlq_of("a.b") == "a.b.dlq"
+
+
+def test_decode_typed_gives_what_decode_then_decode_payload_give() -> None:
+    raw = encode(ping(7))
+    env, payload = decode_typed(raw)
+    plain = decode(raw)
+    assert (env.id, env.type, env.version, env.key, env.occurred_at) == (
+        plain.id,
+        plain.type,
+        plain.version,
+        plain.key,
+        plain.occurred_at,
+    )
+    assert payload == decode_payload(plain) == Ping(n=7)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, b"", b"not json", b"[]", b'{"type": "x"}', b"\xff\xfe",
+     Envelope(type="test.nobody", key="k", occurred_at=AT, payload={}).model_dump_json().encode(),
+     Envelope(type="test.ping", key="k", occurred_at=AT, payload={"n": "many"}).model_dump_json().encode()],
+    ids=["none", "empty", "garbage", "array", "missing-fields", "bad-utf8", "unknown-type", "bad-payload"],
+)  # fmt: skip
+def test_decode_typed_refuses_poison_with_the_reason_the_two_steps_give(raw: bytes | None) -> None:
+    with pytest.raises(PoisonMessage) as two_steps:
+        decode_payload(decode(raw))
+    with pytest.raises(PoisonMessage) as one_pass:
+        decode_typed(raw)
+    assert one_pass.value.reason == two_steps.value.reason

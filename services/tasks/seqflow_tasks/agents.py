@@ -18,16 +18,18 @@ import asyncpg
 from faust.types import EventT
 
 from seqflow.messaging.codec import PoisonMessage
-from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
+from seqflow.messaging.dlq import dead_letter, decode_typed_or_dead_letter
 from seqflow.service import SeqflowApp
 from seqflow_tasks.db import Store
-from seqflow_tasks.handlers import Decoded, apply_batch, decoded
+from seqflow_tasks.handlers import Decoded, apply_batch, consumed_here
 from seqflow_tasks.readmodel import Batch
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
-BATCH_WITHIN = 0.1  # seconds to wait for a batch to fill
+# Up to BATCH_SIZE events, or what came within BATCH_WITHIN seconds, is one transaction: the cost of a batch
+# (its round trips, its statements) is shared by more events, at a read-model delay of at most BATCH_WITHIN.
+BATCH_SIZE = 2000
+BATCH_WITHIN = 0.25
 # The database being away or busy: wait for it. Any other error is the batch's content (a value PostgreSQL
 # refuses, a payload a handler cannot apply): find the event that causes it and dead-letter it.
 TRANSIENT_ERRORS = (
@@ -73,6 +75,7 @@ async def finished(work: Coroutine[Any, Any, None]) -> None:
 
 
 async def process_batch(app: SeqflowApp, store: Store, topic: str, events: Sequence[EventT]) -> None:
+    app.metrics.events_consumed.labels(topic).inc(len(events))
     items = [item for event in events if (item := await _decode(app, topic, event)) is not None]
     if not items:
         return
@@ -84,12 +87,12 @@ async def process_batch(app: SeqflowApp, store: Store, topic: str, events: Seque
 
 
 async def _decode(app: SeqflowApp, topic: str, event: EventT) -> Item | None:
-    app.metrics.events_consumed.labels(topic).inc()
-    env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None:
+    found = await decode_typed_or_dead_letter(app.publisher, topic, event.key, event.value)
+    if found is None:
         return None
     try:
-        return event, decoded(env)
+        consumed_here(*found)
+        return event, found
     except PoisonMessage as exc:
         await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
         return None

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from seqflow.messaging import catalog  # noqa: F401 - registers every payload type with the codec
-from seqflow.messaging.codec import PoisonMessage, decode_payload
+from seqflow.messaging.codec import PoisonMessage
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.engagement import Engagement, Unsubscribed
 from seqflow.messaging.envelope import Envelope
@@ -34,12 +34,10 @@ SEQUENCE_STATES = {"sequence_paused": "paused", "sequence_resumed": "active", "s
 Decoded = tuple[Envelope, BaseModel]
 
 
-def decoded(env: Envelope) -> Decoded:
-    """The envelope with its payload; poison when the tasks service does not consume its type."""
-    payload = decode_payload(env)
+def consumed_here(env: Envelope, payload: BaseModel) -> None:
+    """Poison when the tasks service does not consume the message's type."""
     if type(payload) not in HANDLERS:
         raise PoisonMessage(f"the tasks service does not consume {env.type!r}")
-    return env, payload
 
 
 async def apply_batch(batch: Batch, conn: Conn, items: Sequence[Decoded]) -> int:

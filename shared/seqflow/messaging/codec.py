@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from seqflow.messaging.envelope import Envelope
 
 _PAYLOADS: dict[str, type[BaseModel]] = {}
+_typed: TypeAdapter[Any] | None = None  # every registered type's envelope, built when first needed
 
 
 class PoisonMessage(Exception):
@@ -36,6 +39,8 @@ def register(type_name: str, model: type[BaseModel]) -> None:
     if known is not None and known is not model:
         raise ValueError(f"envelope type {type_name!r} already registered to {known.__name__}")
     _PAYLOADS[type_name] = model
+    global _typed
+    _typed = None
 
 
 def registered_types() -> frozenset[str]:
@@ -50,6 +55,34 @@ def decode_payload(env: Envelope) -> BaseModel:
         return model.model_validate(env.payload)
     except ValidationError as exc:
         raise PoisonMessage(f"invalid {env.type} payload: {_summary(exc)}") from exc
+
+
+def decode_typed(data: bytes | None) -> tuple[Envelope, BaseModel]:
+    """`decode` then `decode_payload`, in one pass over the JSON for a valid message (the payload is parsed
+    straight into its model, not into a dict first). The envelope it returns carries the payload model
+    where `Envelope.payload` has a dict: use the payload it returns. Poison raises what the two steps raise.
+    """
+    typed = _typed_envelopes()
+    try:
+        if typed is None:
+            raise TypeError("fewer than two message types registered")
+        env = typed.validate_json(data)  # type: ignore[arg-type] - None fails validation
+    except (ValidationError, TypeError):
+        env = decode(data)  # the reason a message is poison is the one the two steps give
+        return env, decode_payload(env)
+    return env, env.payload
+
+
+def _typed_envelopes() -> TypeAdapter[Any] | None:
+    """The envelope of each registered type with its payload model, told apart by `type`."""
+    global _typed
+    if _typed is None and len(_PAYLOADS) > 1:
+        models = [
+            create_model(f"Envelope_{name}", __base__=Envelope, type=(Literal[name], ...), payload=(model, ...))
+            for name, model in _PAYLOADS.items()
+        ]
+        _typed = TypeAdapter(Annotated[Union[tuple(models)], Field(discriminator="type")])  # noqa: UP007
+    return _typed
 
 
 def _summary(exc: ValidationError) -> str:

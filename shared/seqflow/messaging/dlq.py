@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from seqflow.messaging.codec import PoisonMessage, decode
+from pydantic import BaseModel
+
+from seqflow.messaging.codec import PoisonMessage, decode, decode_payload, decode_typed
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.publisher import Publisher
 from seqflow.messaging.topics import dlq_of
@@ -37,5 +39,31 @@ async def decode_or_dead_letter(
     except PoisonMessage as exc:
         await dead_letter(publisher, topic, key, value, exc.reason)
         return None
-    consumed.info(env.type, extra={"event_id": env.id, "enrollment": env.key, "topic": topic})
+    log_consumed(env, topic)
     return env
+
+
+async def decode_typed_or_dead_letter(
+    publisher: Publisher, topic: str, key: bytes | None, value: bytes | None
+) -> tuple[Envelope, BaseModel] | None:
+    """The envelope and its payload model (decoded in one pass, `codec.decode_typed`), or None after
+    dead-lettering a message that is not one; logged and dead-lettered exactly as `decode_or_dead_letter`
+    then `decode_payload` would (a valid envelope with a bad payload is logged, then dead-lettered)."""
+    try:
+        env, payload = decode_typed(value)
+    except PoisonMessage:
+        found = await decode_or_dead_letter(publisher, topic, key, value)
+        if found is None:
+            return None
+        try:
+            payload = decode_payload(found)
+        except PoisonMessage as exc:
+            await dead_letter(publisher, topic, key, value, exc.reason)
+            return None
+        return found, payload  # not reached while decode_typed agrees with the two steps
+    log_consumed(env, topic)
+    return env, payload
+
+
+def log_consumed(env: Envelope, topic: str) -> None:
+    consumed.info(env.type, extra={"event_id": env.id, "enrollment": env.key, "topic": topic})
