@@ -110,6 +110,8 @@ def faust_options(name: str, settings: Settings) -> dict[str, Any]:
         "broker_session_timeout": 10.0,
         "broker_heartbeat_interval": 1.0,
         "consumer_auto_offset_reset": "earliest",
+        "producer_linger": 0.005,
+        "producer_max_batch_size": 262144,
         "datadir": str(Path(settings.datadir) / f"{name}-{os.getpid()}"),
     }
 
