@@ -146,8 +146,8 @@ async def drain_outbox(app: SeqflowApp, db: SchedulerDb, conn: Any) -> None:
             if not parts:
                 return
             rows = await db.take_outbox(conn, parts, OUTBOX_BATCH)
-            for r in rows:
-                await app.publisher.send_raw(r["topic"], r["key"].encode(), bytes(r["value"]))
+            for topic, run in groupby(rows, key=lambda r: r["topic"]):
+                await app.publisher.send_many(topic, ((r["key"].encode(), bytes(r["value"])) for r in run))
             await app.publisher.flush()
         if not rows:
             return

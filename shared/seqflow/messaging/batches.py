@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from seqflow.service import SeqflowApp
 
 log = logging.getLogger(__name__)
+consumed = logging.getLogger("seqflow.consumed")
 
 Records = list[ConsumerRecord]  # each has .topic, .partition, .offset, .key and .value (bytes or None)
 Body = Callable[[AsyncIterator[Records]], Awaitable[None]]
@@ -47,7 +48,7 @@ class BatchAgent:
         self.joined = False
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self.stopping = False
 
     async def start(self) -> None:
         await self.app.topic(self.topic, key_serializer="raw", value_serializer="raw").maybe_declare()
@@ -66,7 +67,7 @@ class BatchAgent:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        self._stopping = True
+        self.stopping = True
         if self._task is not None:
             done, _ = await asyncio.wait([self._task], timeout=STOP_WAIT)
             if not done:
@@ -86,9 +87,10 @@ class BatchAgent:
             raise
 
     async def _batches(self) -> AsyncIterator[Records]:
-        while not self._stopping:
+        while not self.stopping:
             records = await self._take()
             if records:
+                consumed.info("consumed %d messages", len(records), extra={"topic": self.topic})
                 yield records
                 await self._commit(records)
 
@@ -98,7 +100,7 @@ class BatchAgent:
         loop = asyncio.get_running_loop()
         out: Records = []
         wait, deadline = self.within, None
-        while len(out) < self.size and not self._stopping:
+        while len(out) < self.size and not self.stopping:
             got = await self.consumer.getmany(timeout_ms=max(1, int(wait * 1000)), max_records=self.size - len(out))
             for records in got.values():
                 out.extend(records)
