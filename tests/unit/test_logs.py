@@ -1,4 +1,4 @@
-"""Every consumed message is logged as one JSON line carrying its event id and enrollment key."""
+"""Every consumed message is logged (at DEBUG) as one JSON line carrying its event id and enrollment key."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ async def test_a_consumed_message_is_logged_with_its_event_id_and_enrollment_key
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     env = Envelope(type="task_action", key="seq1:c1", occurred_at=datetime(2026, 12, 1, tzinfo=UTC), payload={})
-    with caplog.at_level(logging.INFO, logger="seqflow.consumed"):
+    with caplog.at_level(logging.DEBUG, logger="seqflow.consumed"):
         got = await decode_or_dead_letter(None, "tasks.outcomes", b"seq1:c1", encode(env))  # type: ignore[arg-type]
     assert got == env
     line = json.loads(JsonFormatter("scheduler").format(caplog.records[-1]))
     assert (line["event_id"], line["enrollment"], line["topic"]) == (str(env.id), "seq1:c1", "tasks.outcomes")
-    assert (line["service"], line["level"], line["msg"]) == ("scheduler", "INFO", "task_action")
+    assert (line["service"], line["level"], line["msg"]) == ("scheduler", "DEBUG", "task_action")
 
 
 def plain_json_line(formatter: JsonFormatter, record: logging.LogRecord) -> str:
