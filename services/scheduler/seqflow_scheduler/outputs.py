@@ -9,8 +9,7 @@ from pydantic import BaseModel
 
 from seqflow.channels.message_id import idempotency_key
 from seqflow.channels.render import render
-from seqflow.messaging.codec import encode
-from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.codec import encode_wrapped
 from seqflow.messaging.topics import Topics
 from seqflow.messaging.work import EnrollmentChanged, SendLimit, SendRequested, SequenceStateChanged, TaskDue
 from seqflow.rules.engine import Runtime
@@ -26,7 +25,7 @@ Row = tuple[str, str, bytes]
 
 def message_row(topic: str, type_: str, key: str, payload: BaseModel, at: datetime) -> Row:
     """One outbox row: the topic, the key and the encoded envelope."""
-    return topic, key, encode(Envelope.wrap(type_, key, payload, at))
+    return topic, key, encode_wrapped(type_, key, payload, at)
 
 
 class Outputs:

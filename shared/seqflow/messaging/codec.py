@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic_core import to_json
 
 from seqflow.messaging.envelope import Envelope
 
@@ -22,6 +25,16 @@ class PoisonMessage(Exception):
 
 def encode(env: Envelope) -> bytes:
     return env.model_dump_json().encode("utf-8")
+
+
+def encode_wrapped(type_: str, key: str, payload: BaseModel, occurred_at: datetime) -> bytes:
+    """`encode(Envelope.wrap(type_, key, payload, occurred_at))`, byte for byte, without building the envelope
+    and dumping the payload twice (the scheduler writes several messages per email)."""
+    body = payload.__pydantic_serializer__.to_json(payload)
+    return b"".join((
+        b'{"id":', to_json(uuid.uuid4()), b',"type":', to_json(type_), b',"version":1,"occurred_at":',
+        to_json(occurred_at.astimezone(UTC)), b',"key":', to_json(key), b',"payload":', body, b"}",
+    ))  # fmt: skip
 
 
 def decode(data: bytes | None) -> Envelope:
