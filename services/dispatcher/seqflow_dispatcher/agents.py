@@ -13,6 +13,7 @@ import aiohttp
 from faust.types import EventT
 from pydantic import BaseModel
 
+from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
@@ -93,33 +94,31 @@ def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
     engagement = app.topic_names.engagement_events
     runtime = Runtime(app)
 
-    @app.agent(app.topic(due_sends, key_serializer="raw", value_serializer="raw"), name="due-sends")
-    async def send_agent(stream: Any) -> None:
+    @batch_agent(app, due_sends, "due-sends", BATCH_SIZE, BATCH_WITHIN)
+    async def send_agent(batches: AsyncIterator[Records]) -> None:
         connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=60)
         async with aiohttp.ClientSession(timeout=SMS_TIMEOUT, connector=connector) as session:
             assert app.pool is not None  # opened in on_first_start, before agents run
             deps = runtime.deps = wiring.deps(app.pool, session)
             try:
-                async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-                    await process_sends(app, runtime, deps, events)
+                async for records in batches:
+                    await process_sends(app, runtime, deps, records)
             finally:
                 await deps.channels.smtp.close()
 
     register_timers(app, wiring, runtime)
 
-    @app.agent(app.topic(engagement, key_serializer="raw", value_serializer="raw"), name="engagement")
-    async def engagement_agent(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            for event in events:
-                await process_engagement(app, wiring.store, event)
+    @batch_agent(app, engagement, "engagement", BATCH_SIZE, BATCH_WITHIN)
+    async def engagement_agent(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            for record in records:
+                await process_engagement(app, wiring.store, record)
 
-    lifecycle = app.topic(app.topic_names.sequence_lifecycle, key_serializer="raw", value_serializer="raw")
-
-    @app.agent(lifecycle, name="sequence-limits")
-    async def lifecycle_agent(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            for event in events:
-                await process_lifecycle(app, wiring.store, event)
+    @batch_agent(app, app.topic_names.sequence_lifecycle, "sequence-limits", BATCH_SIZE, BATCH_WITHIN)
+    async def lifecycle_agent(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            for record in records:
+                await process_lifecycle(app, wiring.store, record)
 
 
 def register_timers(app: SeqflowApp, wiring: Wiring, runtime: Runtime) -> None:

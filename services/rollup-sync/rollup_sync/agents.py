@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 from faust.types import EventT
 
 from rollup_sync.db import RollupStore
 from rollup_sync.handlers import Command, handle_batch
 from seqflow.clock import Clock
+from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.dlq import dead_letter, decode_typed_or_dead_letter
 from seqflow.service import SeqflowApp
 
@@ -24,10 +24,10 @@ BATCH_WITHIN = 0.2  # seconds to wait for a batch to fill
 def register_agents(app: SeqflowApp, store: RollupStore, clock: Clock) -> None:
     topic = app.topic_names.rollup_commands
 
-    @app.agent(app.topic(topic, key_serializer="raw", value_serializer="raw"), name="rollup-commands")
-    async def rollup_commands(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await process_batch(app, store, clock, events)
+    @batch_agent(app, topic, "rollup-commands", BATCH_SIZE, BATCH_WITHIN)
+    async def rollup_commands(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            await process_batch(app, store, clock, records)
 
 
 async def process_batch(app: SeqflowApp, store: RollupStore, clock: Clock, events: Sequence[EventT]) -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import groupby
 from typing import Any
 
 import asyncpg
 
 from seqflow.clock import Clock
+from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import PoisonMessage, decode_payload
-from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
+from seqflow.messaging.dlq import apply_isolating, dead_letter, decode_or_dead_letter
 from seqflow.messaging.envelope import Envelope
 from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
@@ -46,14 +49,10 @@ def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
 
 
 def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
-    channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
-
-    async def consume(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await handle_batch(app, db, topic, [(e.key, e.value) for e in events])
-
-    consume.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
-    app.agent(channel, name=consume.__name__)(consume)
+    @batch_agent(app, topic, f"scheduler-{topic}", BATCH_SIZE, BATCH_WITHIN)
+    async def consume(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            await handle_batch(app, db, topic, [(r.key, r.value) for r in records])
 
 
 @dataclass(frozen=True)
@@ -84,30 +83,18 @@ async def handle_batch(app: SeqflowApp, db: SchedulerDb, topic: str, raw: Raw) -
             await dead_letter(app.publisher, topic, key, value or b"", exc.reason)
     if items:
         started = time.perf_counter()
-        await apply_isolating(app, db, topic, items)
+        await apply_isolating(items, partial(apply, app, db), partial(park, app, topic), transient=TRANSIENT)
         elapsed = time.perf_counter() - started
         for kind in {i.env.type for i in items}:
             app.metrics.handler_seconds.labels(kind).observe(elapsed)
 
 
-async def apply_isolating(app: SeqflowApp, db: SchedulerDb, topic: str, items: list[Item]) -> None:
-    """Apply the batch; if an event cannot be applied, halve the batch until that event stands alone and
-    dead-letter it: the others are still applied, in order, in few transactions."""
-    try:
-        await apply(app, db, items)
-    except TRANSIENT:
-        raise  # the database went away: the messages are fine, the consumer must not skip them
-    except Exception as exc:  # noqa: BLE001 - a message that fails for any reason is parked, the consumer goes on
-        if len(items) == 1:
-            reason = exc.reason if isinstance(exc, PoisonMessage) else f"{type(exc).__name__}: {exc}"
-            await dead_letter(app.publisher, topic, items[0].key, items[0].value or b"", reason)
-            return
-        half = len(items) // 2
-        await apply_isolating(app, db, topic, items[:half])
-        await apply_isolating(app, db, topic, items[half:])
+async def park(app: SeqflowApp, topic: str, item: Item, exc: Exception) -> None:
+    reason = exc.reason if isinstance(exc, PoisonMessage) else f"{type(exc).__name__}: {exc}"
+    await dead_letter(app.publisher, topic, item.key, item.value or b"", reason)
 
 
-async def apply(app: SeqflowApp, db: SchedulerDb, items: list[Item]) -> None:
+async def apply(app: SeqflowApp, db: SchedulerDb, items: Sequence[Item]) -> None:
     """Run the handlers in one transaction, consecutive events of a batched type together; a deadlock or
     serialization failure (a concurrent tick) is retried."""
     assert app.pool is not None

@@ -1,8 +1,8 @@
 """Thin consumers: decode a batch, apply it in one transaction, dead-letter poison.
 
-At-least-once: faust acks a `take_events` batch when the loop body is left (by return or by exception), and
-commits acked offsets. So the body is left only once the batch is recorded: poison is dead-lettered, a
-database that is away is waited for rather than skipped, and a stop waits for the batch in hand.
+At-least-once: a batch agent commits a batch's offsets when the body asks for the next batch. So the body
+asks only once the batch is recorded: poison is dead-lettered, a database that is away is waited for rather
+than skipped, and a stop waits for the batch in hand.
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 import asyncpg
-from faust.types import EventT
+from aiokafka import ConsumerRecord
 
+from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import PoisonMessage
-from seqflow.messaging.dlq import dead_letter, decode_typed_or_dead_letter
+from seqflow.messaging.dlq import apply_isolating, dead_letter, decode_typed_or_dead_letter
 from seqflow.service import SeqflowApp
 from seqflow_tasks.db import Store
 from seqflow_tasks.handlers import Decoded, apply_batch, consumed_here
@@ -38,7 +40,7 @@ TRANSIENT_ERRORS = (
 )  # fmt: skip
 RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
-Item = tuple[EventT, Decoded]
+Item = tuple[ConsumerRecord, Decoded]
 
 
 def register_agents(app: SeqflowApp, store: Store) -> None:
@@ -54,18 +56,15 @@ def register_agents(app: SeqflowApp, store: Store) -> None:
 
 
 def _consumer(app: SeqflowApp, store: Store, topic: str) -> None:
-    channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
-
-    async def consume(stream: Any) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            await finished(process_batch(app, store, topic, events))
-
-    app.agent(channel, name=f"tasks-{topic}")(consume)
+    @batch_agent(app, topic, f"tasks-{topic}", BATCH_SIZE, BATCH_WITHIN)
+    async def consume(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            await finished(process_batch(app, store, topic, records))
 
 
 async def finished(work: Coroutine[Any, Any, None]) -> None:
-    """Run `work` to its end even if the agent is cancelled meanwhile (a graceful stop): faust acks the batch
-    when the loop body is left, however it is left, so it must not be left with the batch half recorded."""
+    """Run `work` to its end even if the agent is cancelled meanwhile (a stop that ran out of patience): the
+    batch must not be left half recorded."""
     task = asyncio.ensure_future(work)
     try:
         await asyncio.shield(task)
@@ -74,19 +73,19 @@ async def finished(work: Coroutine[Any, Any, None]) -> None:
         raise
 
 
-async def process_batch(app: SeqflowApp, store: Store, topic: str, events: Sequence[EventT]) -> None:
+async def process_batch(app: SeqflowApp, store: Store, topic: str, events: Sequence[ConsumerRecord]) -> None:
     app.metrics.events_consumed.labels(topic).inc(len(events))
     items = [item for event in events if (item := await _decode(app, topic, event)) is not None]
     if not items:
         return
     started = time.perf_counter()
-    await _apply_isolating(app, store, topic, items)
+    await apply_isolating(items, partial(_apply_waiting, app, store), partial(_park, app, topic))
     elapsed = time.perf_counter() - started
     for kind in {env.type for _, (env, _) in items}:
         app.metrics.handler_seconds.labels(kind).observe(elapsed)
 
 
-async def _decode(app: SeqflowApp, topic: str, event: EventT) -> Item | None:
+async def _decode(app: SeqflowApp, topic: str, event: ConsumerRecord) -> Item | None:
     found = await decode_typed_or_dead_letter(app.publisher, topic, event.key, event.value)
     if found is None:
         return None
@@ -116,17 +115,7 @@ async def _apply_waiting(app: SeqflowApp, store: Store, items: Sequence[Item]) -
     return None
 
 
-async def _apply_isolating(app: SeqflowApp, store: Store, topic: str, items: Sequence[Item]) -> None:
-    """Apply the batch; if an event cannot be applied, halve the batch until that event stands alone and
-    dead-letter it: the rest is still written in few transactions, in order."""
-    try:
-        await _apply_waiting(app, store, items)
-    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the consumer (issue 11)
-        if len(items) == 1:
-            event = items[0][0]
-            reason = f"refused by the database: {exc}" if isinstance(exc, asyncpg.PostgresError) else repr(exc)
-            await dead_letter(app.publisher, topic, event.key, event.value, reason)
-            return
-        half = len(items) // 2
-        await _apply_isolating(app, store, topic, items[:half])
-        await _apply_isolating(app, store, topic, items[half:])
+async def _park(app: SeqflowApp, topic: str, item: Item, exc: Exception) -> None:
+    record = item[0]
+    reason = f"refused by the database: {exc}" if isinstance(exc, asyncpg.PostgresError) else repr(exc)
+    await dead_letter(app.publisher, topic, record.key, record.value, reason)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -13,6 +15,8 @@ from seqflow.messaging.topics import dlq_of
 
 log = logging.getLogger(__name__)
 consumed = logging.getLogger("seqflow.consumed")  # one line per consumed message: event id, enrollment key
+
+T = TypeVar("T")
 
 REASON_HEADER = "seqflow-dlq-reason"
 SOURCE_HEADER = "seqflow-dlq-source-topic"
@@ -67,3 +71,25 @@ async def decode_typed_or_dead_letter(
 
 def log_consumed(env: Envelope, topic: str) -> None:
     consumed.info(env.type, extra={"event_id": env.id, "enrollment": env.key, "topic": topic})
+
+
+async def apply_isolating(
+    items: Sequence[T],
+    apply: Callable[[Sequence[T]], Awaitable[None]],
+    park: Callable[[T, Exception], Awaitable[None]],
+    transient: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Apply a batch; if it fails (other than with a `transient` error, which is raised: the messages are
+    fine), halve it until the failing item stands alone and `park` it (dead-letter it): the others are still
+    applied, in order, in few transactions."""
+    try:
+        await apply(items)
+    except transient:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a message that fails for any reason is parked, the consumer goes on
+        if len(items) == 1:
+            await park(items[0], exc)
+            return
+        half = len(items) // 2
+        await apply_isolating(items[:half], apply, park, transient)
+        await apply_isolating(items[half:], apply, park, transient)
