@@ -1,4 +1,4 @@
-"""The rollup.commands agent: decode a batch, apply each command, publish membership events, flush."""
+"""The rollup.commands agent: decode a batch, apply its commands, publish membership events, flush."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ from collections.abc import AsyncIterator, Sequence
 from faust.types import EventT
 
 from rollup_sync.db import RollupStore
-from rollup_sync.handlers import handle_command
+from rollup_sync.handlers import Command, handle_batch
 from seqflow.clock import Clock
 from seqflow.messaging.batches import Records, batch_agent
-from seqflow.messaging.codec import PoisonMessage
-from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
-from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.dlq import dead_letter, decode_typed_or_dead_letter
 from seqflow.service import SeqflowApp
 
 log = logging.getLogger(__name__)
@@ -33,40 +31,34 @@ def register_agents(app: SeqflowApp, store: RollupStore, clock: Clock) -> None:
 
 
 async def process_batch(app: SeqflowApp, store: RollupStore, clock: Clock, events: Sequence[EventT]) -> None:
-    """Apply the batch's commands in order in one transaction; publish what they emit and await the acks
-    before the offsets commit."""
+    """Apply the batch's commands in order in one transaction (`handle_batch`: a handful of set statements);
+    publish what they emit and await the acks before the offsets commit."""
     topic = app.topic_names.rollup_commands
-    envs = first_of_each([(event, env) for event in events if (env := await decode_one(app, topic, event))])
+    decoded = first_of_each([(event, found) for event in events if (found := await decode_one(app, topic, event))])
     assert app.pool is not None  # opened in on_first_start, before agents run
-    out: list[Envelope] = []
-    poison: list[tuple[EventT, str]] = []
     with app.metrics.handler_seconds.labels("rollup_batch").time():
         async with app.pool.acquire() as conn, conn.transaction():
-            now = clock.now()
-            for event, env in envs:
-                try:
-                    out.extend(await handle_command(store, conn, env, now))
-                except PoisonMessage as exc:
-                    poison.append((event, exc.reason))
-    for event, reason in poison:
-        await dead_letter(app.publisher, topic, event.key, event.value, reason)
+            out, poison = await handle_batch(store, conn, [command for _, command in decoded], clock.now())
+    for i, reason in poison.items():
+        await dead_letter(app.publisher, topic, decoded[i][0].key, decoded[i][0].value, reason)
     await app.publisher.send_all(app.topic_names.rollup_membership, out)
     if out:
         async with app.pool.acquire() as conn:
-            await store.clear_emitted(conn, [env.id for _, env in envs])
+            await store.clear_emitted(conn, [env.id for _, (env, _) in decoded])
 
 
-def first_of_each(envs: list[tuple[EventT, Envelope]]) -> list[tuple[EventT, Envelope]]:
+def first_of_each(decoded: list[tuple[EventT, Command]]) -> list[tuple[EventT, Command]]:
     """A command repeated within the batch is applied (and its events emitted) once."""
     seen: set[uuid.UUID] = set()
     out = []
-    for event, env in envs:
-        if env.id not in seen:
-            seen.add(env.id)
-            out.append((event, env))
+    for event, command in decoded:
+        if command[0].id not in seen:
+            seen.add(command[0].id)
+            out.append((event, command))
     return out
 
 
-async def decode_one(app: SeqflowApp, topic: str, event: EventT) -> Envelope | None:
+async def decode_one(app: SeqflowApp, topic: str, event: EventT) -> Command | None:
+    """The envelope and its payload model (one pass over the JSON), or None once dead-lettered."""
     app.metrics.events_consumed.labels(topic).inc()
-    return await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
+    return await decode_typed_or_dead_letter(app.publisher, topic, event.key, event.value)
