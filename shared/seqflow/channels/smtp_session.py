@@ -10,6 +10,7 @@ message already in CRLF lines sent as it is. Callers must not share a session be
 from __future__ import annotations
 
 import contextlib
+import re
 from functools import lru_cache
 
 import aiosmtplib
@@ -17,11 +18,19 @@ from aiosmtplib.email import parse_address
 from aiosmtplib.protocol import normalize_message_line_endings
 from aiosmtplib.typing import SMTPStatus
 
+# An address of only these characters is what aiosmtplib's `parse_address` returns for it (a test checks):
+# no parser call for the usual recipient, who is new on every message.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
-@lru_cache(maxsize=4096)
+
 def quoted(address: str) -> str:
     """`<address>` as `sendmail` puts it on MAIL/RCPT; ValueError, as from `sendmail`, for an address that
-    could smuggle SMTP parameters. Checked once per address and process."""
+    could smuggle SMTP parameters."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else _parsed(address)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(address: str) -> str:
     return f"<{parse_address(address)}>"
 
 
