@@ -1,6 +1,8 @@
 """Building tracked emails (pure: no server)."""
 
-from datetime import UTC, datetime
+import base64
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -10,9 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqflow.channels.email import OutgoingEmail, Tracking, _html_part, _text_part, build_email, text_to_html
+from seqflow.channels.email import (
+    OutgoingEmail,
+    Tracking,
+    _html_part,
+    _text_part,
+    build_email,
+    date_header,
+    text_to_html,
+)
 from seqflow.channels.message_id import message_id_for
-from seqflow.channels.tracking import unsubscribe_url
+from seqflow.channels.tracking import sign, unsubscribe_url
 
 TRACKING = Tracking(base_url="https://t.example.com", secret=b"s3cret")
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
@@ -201,3 +211,34 @@ def test_any_subject_name_and_body_read_back_as_written(subject: str, name: str,
     assert parsed["Subject"] == subject
     assert parsed["From"].addresses[0].display_name == parseaddr(sender)[0]
     assert _part(built, "plain") == _lf(_text_part(text, parsed["List-Unsubscribe"][1:-1]).replace("\r", "\n"))
+
+
+@pytest.mark.parametrize(
+    "now",
+    [datetime(2025, 3, 4, 9, 30, 59, 999999, tzinfo=UTC), datetime(2025, 3, 4, 9, 31, tzinfo=UTC),
+     datetime(2025, 3, 4, 11, 30, 59, tzinfo=timezone(timedelta(hours=2))),
+     datetime(2025, 3, 4, 9, 30, 59)],  # noqa: DTZ001 - a naive one too (format_datetime writes -0000)
+)  # fmt: skip
+def test_the_date_header_is_format_datetime_of_the_instant_in_its_zone(now: datetime) -> None:
+    for same_second in (now, now.replace(microsecond=0), now.replace(microsecond=1)):  # one cache entry, three hits
+        assert date_header(same_second) == format_datetime(same_second)
+        assert _build_at(same_second).parsed()["Date"] == format_datetime(same_second)
+
+
+def _build_at(now: datetime) -> OutgoingEmail:
+    return build_email(sender="a@example.com", to="b@example.org", subject="s", text="t", idempotency_key="k",
+                       tracking=TRACKING, now=now)  # fmt: skip
+
+
+def test_tracking_tokens_and_message_ids_are_the_plain_hmac_sha256_of_their_text() -> None:
+    import hashlib
+    import hmac
+
+    token = sign(b"s3cret", {"a": "ädå@example.org", "m": "<x@y>", "k": "u"})
+    body, _, mac = token.partition(".")
+    want = base64.urlsafe_b64encode(hmac.new(b"s3cret", body.encode(), hashlib.sha256).digest()).rstrip(b"=")
+    assert mac.encode() == want
+    payload = {"m": "<x@y>", "k": "u", "a": "ädå@example.org"}
+    assert base64.urlsafe_b64decode(body + "==") == json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    digest = hmac.new(b"s3cret", b"seqflow message-id\x00seq1:c1:intro:0", hashlib.sha256).hexdigest()
+    assert message_id_for("seq1:c1:intro:0", key=b"s3cret") == f"<{digest[:32]}@seqflow.local>"

@@ -7,16 +7,16 @@ import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from faust.types import EventT
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
 from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dispatch import SendResult
-from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
+from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter, log_consumed
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
@@ -64,8 +64,10 @@ class Runtime:
         """Emit results and, once the broker acked them, note it in the ledger (else the sweeper re-emits)."""
         if not results:
             return
-        envs = [Envelope.wrap("send_result", f"{r.sequence_id}:{r.contact_id}", r, r.at) for r in results]
-        await self.app.publisher.send_all(self.app.topic_names.dispatch_results, envs)
+        publisher, topic = self.app.publisher, self.app.topic_names.dispatch_results
+        for r in results:
+            await publisher.send_raw(topic, *result_message(r))
+        await publisher.flush()
         if self.deps is not None:
             await published(self.deps, results)
 
@@ -87,6 +89,16 @@ class Runtime:
         self.slots.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("send batch crashed; the sweeper will finish it", exc_info=task.exception())
+
+
+def _typed(type_: str, payload: type[BaseModel]) -> TypeAdapter[Any]:
+    """The envelope of one type with its payload model (read or written in one pass, not via a dict)."""
+    return TypeAdapter(create_model(f"Envelope_{type_}", __base__=Envelope, type=(Literal[type_], ...),
+                                    payload=(payload, ...)))  # fmt: skip
+
+
+_REQUEST = _typed("send_requested", SendRequested)
+_RESULT = _typed("send_result", SendResult)
 
 
 def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
@@ -154,10 +166,43 @@ async def survive(what: str) -> AsyncIterator[None]:
 
 async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: Sequence[EventT]) -> None:
     """Claim the batch; its offsets commit when this returns, once every request is in the ledger."""
-    requests = [req for event in events if (req := await decode_request(app, event)) is not None]
+    topic = app.topic_names.due_sends
+    requests = []
+    for event in events:
+        req = request_of(app, topic, event)
+        if req is None:
+            req = await decode_request(app, event)
+        if req is not None:
+            requests.append(req)
     with app.metrics.handler_seconds.labels("send_batch").time():
         claimed = await claim_batch(deps, requests)
     await runtime.start_sending(deps, claimed)
+
+
+def request_of(app: SeqflowApp, topic: str, event: EventT) -> SendRequested | None:
+    """A valid send request, read in one pass (consumed, counted and logged as `decode_request` does);
+    None for anything else, which `decode_request` then dead-letters with its reason."""
+    env = read_request(event.value)
+    if env is None:
+        return None
+    app.metrics.events_consumed.labels(topic).inc()
+    log_consumed(env, topic)
+    return env.payload  # type: ignore[no-any-return]
+
+
+def read_request(value: bytes | None) -> Any:
+    """The envelope of a valid send request (its payload a SendRequested), else None."""
+    try:
+        return _REQUEST.validate_json(value)  # type: ignore[arg-type] - None fails validation
+    except (ValidationError, TypeError):
+        return None
+
+
+def result_message(result: SendResult) -> tuple[bytes, bytes]:
+    """(key, value) of a result's envelope: the bytes `encode(Envelope.wrap(...))` gives, in one pass."""
+    key = f"{result.sequence_id}:{result.contact_id}"
+    env = _RESULT.validate_python({"type": "send_result", "occurred_at": result.at, "key": key, "payload": result})
+    return key.encode("utf-8"), _RESULT.dump_json(env)
 
 
 async def decode_request(app: SeqflowApp, event: EventT) -> SendRequested | None:

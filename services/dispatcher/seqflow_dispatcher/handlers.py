@@ -213,8 +213,9 @@ async def deliver(deps: Deps, req: SendRequested) -> SendResult:
 
 
 def result_of(req: SendRequested, deps: Deps, status: str, **extra: Any) -> SendResult:
-    fields = req.model_dump(include={"sequence_id", "contact_id", "step", "attempt", "channel", "to"})
-    return SendResult(**fields, idempotency_key=req.idempotency_key, status=status, at=deps.clock.now(), **extra)
+    return SendResult(sequence_id=req.sequence_id, contact_id=req.contact_id, step=req.step, attempt=req.attempt,
+                      channel=req.channel, to=req.to, idempotency_key=req.idempotency_key, status=status,
+                      at=deps.clock.now(), **extra)  # fmt: skip
 
 
 async def reclaim(deps: Deps, limit: int) -> Claimed:

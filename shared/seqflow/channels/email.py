@@ -13,7 +13,7 @@ import html as htmllib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -24,6 +24,7 @@ import aiosmtplib
 
 from seqflow.channels.errors import BouncedError, PermanentSendError, SendError, TransientSendError
 from seqflow.channels.message_id import message_id_for
+from seqflow.channels.smtp_session import transact
 from seqflow.channels.tracking import (
     URL_PATTERN,
     click_url,
@@ -102,7 +103,7 @@ def build_email(
         f"To: {to_header}\r\n"
         f"Subject: {header_text(subject)}\r\n"
         f"Message-ID: {message_id}\r\n"
-        f"Date: {format_datetime(now)}\r\n"
+        f"Date: {date_header(now)}\r\n"
         f"List-Unsubscribe: {header_text(f'<{unsubscribe}>')}\r\n"
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
         "MIME-Version: 1.0\r\n"
@@ -114,6 +115,17 @@ def build_email(
                      f"\r\n--{boundary}--\r\n".encode("ascii")))  # fmt: skip
     utf8 = not (from_address.isascii() and to_address.isascii())
     return OutgoingEmail(message_id, from_address, to_address, data, utf8)
+
+
+def date_header(now: datetime) -> str:
+    """`email.utils.format_datetime(now)`: the header shows whole seconds, so one formatting per second."""
+    return _date_header(now.replace(microsecond=0), now.utcoffset())
+
+
+@lru_cache(maxsize=64)
+def _date_header(now: datetime, offset: timedelta | None) -> str:
+    """(`offset` is in the key: equal instants in two zones are equal datetimes, but not the same header)"""
+    return format_datetime(now)
 
 
 def header_text(value: str) -> str:
@@ -293,14 +305,18 @@ class SmtpPool:
         self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, msg: OutgoingEmail) -> None:
-        """Deliver `msg` like `send_email`, on a pooled session (its bytes as they are: nothing re-flattens)."""
+        """Deliver `msg` like `send_email`, on a pooled session (its bytes as they are: nothing re-flattens;
+        the commands and bytes are `sendmail`'s, see `smtp_session`)."""
         async with self._slots:
             client = await self._session()
             try:
-                await client.sendmail(msg.sender, [msg.recipient], msg.data, mail_options=mail_options(msg))
+                await transact(client, msg.sender, msg.recipient, msg.data, msg.utf8)
             except (aiosmtplib.SMTPException, OSError) as exc:
                 client.close()  # its state after an error is unknown: never reuse it
                 raise classify_smtp_error(exc) from exc
+            except BaseException:
+                client.close()  # (an unsendable address, a cancelled send)
+                raise
             self._idle.append(client)
 
     async def _session(self) -> aiosmtplib.SMTP:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from seqflow.channels.tracking import keyed_sha256
 
 # 128 bits of the MAC: collisions and guesses are out of reach and the id stays short.
 _HEX_CHARS = 32
@@ -24,5 +23,6 @@ def message_id_for(idempotency_key: str, domain: str = "seqflow.local", *, key: 
     reply or bounce cannot name one (the inbound webhooks match sends by Message-ID)."""
     if not key:
         raise ValueError("a Message-ID needs a non-empty secret key")
-    mac = hmac.new(key, _PURPOSE + idempotency_key.encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"<{mac[:_HEX_CHARS]}@{domain}>"
+    mac = keyed_sha256(key).copy()
+    mac.update(_PURPOSE + idempotency_key.encode("utf-8"))
+    return f"<{mac.hexdigest()[:_HEX_CHARS]}@{domain}>"

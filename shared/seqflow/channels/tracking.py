@@ -10,6 +10,7 @@ import html as htmllib
 import json
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from seqflow.channels.errors import InvalidToken
@@ -40,8 +41,12 @@ _TRAILING_PUNCT = ".,;:!?)]}'\""
 _ANCHOR = re.compile(r"<a\s", re.IGNORECASE)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_COMPACT_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # what json.dumps builds on each call
+
+
 def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _b64decode(text: str) -> bytes:
@@ -52,12 +57,20 @@ def _b64decode(text: str) -> bytes:
 
 
 def _mac(secret: bytes, body: str) -> bytes:
-    return hmac.new(secret, body.encode("ascii"), hashlib.sha256).digest()
+    mac = keyed_sha256(secret).copy()
+    mac.update(body.encode("ascii"))
+    return mac.digest()
+
+
+@lru_cache(maxsize=16)
+def keyed_sha256(secret: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 with `secret` already keyed: `.copy()` it, then `update` (the key is set up once)."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
 
 
 def sign(secret: bytes, payload: dict[str, Any]) -> str:
     """`base64url(json).base64url(hmac_sha256(secret, first part))`, url-safe and unpadded."""
-    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    raw = _COMPACT_SORTED.encode(payload).encode("utf-8")
     body = _b64encode(raw)
     return f"{body}.{_b64encode(_mac(secret, body))}"
 
