@@ -7,18 +7,17 @@ import logging
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
-from faust.types import EventT
-from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+from aiokafka import ConsumerRecord
+from pydantic import BaseModel
 
 from seqflow.messaging.batches import Records, batch_agent
-from seqflow.messaging.codec import PoisonMessage, decode_payload
+from seqflow.messaging.codec import PoisonMessage, decode_payload, decode_typed, encode_wrapped
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter, log_consumed
 from seqflow.messaging.engagement import Unsubscribed
-from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.work import SendRequested
 from seqflow.service import SeqflowApp
@@ -65,8 +64,7 @@ class Runtime:
         if not results:
             return
         publisher, topic = self.app.publisher, self.app.topic_names.dispatch_results
-        for r in results:
-            await publisher.send_raw(topic, *result_message(r))
+        await publisher.send_many(topic, map(result_message, results))
         await publisher.flush()
         if self.deps is not None:
             await published(self.deps, results)
@@ -89,16 +87,6 @@ class Runtime:
         self.slots.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("send batch crashed; the sweeper will finish it", exc_info=task.exception())
-
-
-def _typed(type_: str, payload: type[BaseModel]) -> TypeAdapter[Any]:
-    """The envelope of one type with its payload model (read or written in one pass, not via a dict)."""
-    return TypeAdapter(create_model(f"Envelope_{type_}", __base__=Envelope, type=(Literal[type_], ...),
-                                    payload=(payload, ...)))  # fmt: skip
-
-
-_REQUEST = _typed("send_requested", SendRequested)
-_RESULT = _typed("send_result", SendResult)
 
 
 def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
@@ -164,7 +152,7 @@ async def survive(what: str) -> AsyncIterator[None]:
         log.exception("%s failed; retrying on the next run", what)
 
 
-async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: Sequence[EventT]) -> None:
+async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: Sequence[ConsumerRecord]) -> None:
     """Claim the batch; its offsets commit when this returns, once every request is in the ledger."""
     topic = app.topic_names.due_sends
     requests = []
@@ -179,7 +167,7 @@ async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: S
     await runtime.start_sending(deps, claimed)
 
 
-def request_of(app: SeqflowApp, topic: str, event: EventT) -> SendRequested | None:
+def request_of(app: SeqflowApp, topic: str, event: ConsumerRecord) -> SendRequested | None:
     """A valid send request, read in one pass (consumed, counted and logged as `decode_request` does);
     None for anything else, which `decode_request` then dead-letters with its reason."""
     env = read_request(event.value)
@@ -191,28 +179,28 @@ def request_of(app: SeqflowApp, topic: str, event: EventT) -> SendRequested | No
 
 
 def read_request(value: bytes | None) -> Any:
-    """The envelope of a valid send request (its payload a SendRequested), else None."""
+    """The envelope of a valid send request (its payload a SendRequested, `codec.decode_typed`), else None."""
     try:
-        return _REQUEST.validate_json(value)  # type: ignore[arg-type] - None fails validation
-    except (ValidationError, TypeError):
+        env, payload = decode_typed(value)
+    except PoisonMessage:
         return None
+    return env if isinstance(payload, SendRequested) else None
 
 
 def result_message(result: SendResult) -> tuple[bytes, bytes]:
     """(key, value) of a result's envelope: the bytes `encode(Envelope.wrap(...))` gives, in one pass."""
     key = f"{result.sequence_id}:{result.contact_id}"
-    env = _RESULT.validate_python({"type": "send_result", "occurred_at": result.at, "key": key, "payload": result})
-    return key.encode("utf-8"), _RESULT.dump_json(env)
+    return key.encode("utf-8"), encode_wrapped("send_result", key, result, result.at)
 
 
-async def decode_request(app: SeqflowApp, event: EventT) -> SendRequested | None:
+async def decode_request(app: SeqflowApp, event: ConsumerRecord) -> SendRequested | None:
     payload = await decode_wanted(app, app.topic_names.due_sends, event, {"send_requested"}, strict=True)
     assert payload is None or isinstance(payload, SendRequested)
     return payload
 
 
 async def decode_wanted(
-    app: SeqflowApp, topic: str, event: EventT, wanted: set[str], *, strict: bool = False
+    app: SeqflowApp, topic: str, event: ConsumerRecord, wanted: set[str], *, strict: bool = False
 ) -> BaseModel | None:
     """The payload of an envelope whose type is `wanted`; poison is dead-lettered, other types skipped
     (or, `strict`, dead-lettered too: the topic carries nothing else)."""
@@ -229,7 +217,7 @@ async def decode_wanted(
         return None
 
 
-async def process_lifecycle(app: SeqflowApp, store: DispatchStore, event: EventT) -> None:
+async def process_lifecycle(app: SeqflowApp, store: DispatchStore, event: ConsumerRecord) -> None:
     """Activations and edits carry the sequence's rate limits; other lifecycle types are skipped."""
     payload = await decode_wanted(app, app.topic_names.sequence_lifecycle, event, LIMIT_CARRIERS)
     if isinstance(payload, SequenceActivated | SequenceChanged) and payload.activation is not None:
@@ -237,7 +225,7 @@ async def process_lifecycle(app: SeqflowApp, store: DispatchStore, event: EventT
         await on_lifecycle(app.pool, store, payload.sequence_id, payload.activation)
 
 
-async def process_engagement(app: SeqflowApp, store: DispatchStore, event: EventT) -> None:
+async def process_engagement(app: SeqflowApp, store: DispatchStore, event: ConsumerRecord) -> None:
     """Only `unsubscribed` concerns the dispatcher; other engagement types are skipped."""
     payload = await decode_wanted(app, app.topic_names.engagement_events, event, {"unsubscribed"})
     if isinstance(payload, Unsubscribed):

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from faust.types import EventT
+from aiokafka import ConsumerRecord
 
 from rollup_sync.db import RollupStore
 from rollup_sync.handlers import Command, handle_batch
@@ -30,7 +30,7 @@ def register_agents(app: SeqflowApp, store: RollupStore, clock: Clock) -> None:
             await process_batch(app, store, clock, records)
 
 
-async def process_batch(app: SeqflowApp, store: RollupStore, clock: Clock, events: Sequence[EventT]) -> None:
+async def process_batch(app: SeqflowApp, store: RollupStore, clock: Clock, events: Sequence[ConsumerRecord]) -> None:
     """Apply the batch's commands in order in one transaction (`handle_batch`: a handful of set statements);
     publish what they emit and await the acks before the offsets commit."""
     topic = app.topic_names.rollup_commands
@@ -47,7 +47,7 @@ async def process_batch(app: SeqflowApp, store: RollupStore, clock: Clock, event
             await store.clear_emitted(conn, [env.id for _, (env, _) in decoded])
 
 
-def first_of_each(decoded: list[tuple[EventT, Command]]) -> list[tuple[EventT, Command]]:
+def first_of_each(decoded: list[tuple[ConsumerRecord, Command]]) -> list[tuple[ConsumerRecord, Command]]:
     """A command repeated within the batch is applied (and its events emitted) once."""
     seen: set[uuid.UUID] = set()
     out = []
@@ -58,7 +58,7 @@ def first_of_each(decoded: list[tuple[EventT, Command]]) -> list[tuple[EventT, C
     return out
 
 
-async def decode_one(app: SeqflowApp, topic: str, event: EventT) -> Command | None:
+async def decode_one(app: SeqflowApp, topic: str, event: ConsumerRecord) -> Command | None:
     """The envelope and its payload model (one pass over the JSON), or None once dead-lettered."""
     app.metrics.events_consumed.labels(topic).inc()
     return await decode_typed_or_dead_letter(app.publisher, topic, event.key, event.value)
