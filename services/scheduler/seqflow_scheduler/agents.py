@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,6 +19,7 @@ from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dlq import apply_isolating, dead_letter, decode_or_dead_letter
 from seqflow.messaging.envelope import Envelope
+from seqflow.messaging.publisher import Message
 from seqflow.service import SeqflowApp
 from seqflow_scheduler.db import SchedulerDb
 from seqflow_scheduler.intake import BATCH_HANDLERS, HANDLERS
@@ -146,8 +148,11 @@ async def drain_outbox(app: SeqflowApp, db: SchedulerDb, conn: Any) -> None:
             if not parts:
                 return
             rows = await db.take_outbox(conn, parts, OUTBOX_BATCH)
-            for topic, run in groupby(rows, key=lambda r: r["topic"]):
-                await app.publisher.send_many(topic, ((r["key"].encode(), bytes(r["value"])) for r in run))
+            by_topic: dict[str, list[Message]] = defaultdict(list)  # one call a topic: aiokafka waits for a
+            for r in rows:  # partition's batch in flight before it queues the next one for that partition
+                by_topic[r["topic"]].append((r["key"].encode(), bytes(r["value"])))
+            for topic, messages in by_topic.items():
+                await app.publisher.send_many(topic, messages)
             await app.publisher.flush()
         if not rows:
             return
