@@ -16,9 +16,10 @@ Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Row = dict[str, Any]
 JSON_COLUMNS = ("body", "data", "template", "activation", "outcomes")
 
-# An insert's statement with VALUES, mapped to the same insert of many rows given as one JSON array of row
-# arrays ($1, rows in array order), and the positions of its conflict key (empty: DO NOTHING). readmodel.py
-# runs a batch's rows as one such statement where it gives what the VALUES form row by row would. (Measured:
+# A statement of one row, mapped to the same statement for many rows given as one JSON array of row arrays
+# ($1, rows in array order), and the positions of the key every row must have set and different for the
+# two to write the same (an insert's conflict key; empty: DO NOTHING, any rows will do). readmodel.py runs
+# a batch's rows as one such statement where it gives what the one-row form row by row would. (Measured:
 # per row, a jsonb array costs the client and PostgreSQL together about 13 us, executemany 22 us, and
 # unnest of one array per column 21 us, most of it asyncpg's array encoding in the client.)
 BULK: dict[str, tuple[str, tuple[int, ...]]] = {}
@@ -57,7 +58,7 @@ ACTIVITY_COLUMNS = ("event_id", "contact_id", "sequence_id", "kind", "action", "
 INSERT_ACTIVITY = insert(
     "activities", " ".join(ACTIVITY_COLUMNS), "uuid text text text text text text text text text timestamptz",
     "ON CONFLICT DO NOTHING",
-)
+)  # fmt: skip
 
 
 def row(record: asyncpg.Record | None) -> Row | None:

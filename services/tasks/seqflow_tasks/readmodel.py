@@ -37,12 +37,19 @@ CLOSE_TASKS = (
     "UPDATE {schema}.tasks SET state = $4, done_at = $5 WHERE sequence_id = $1 AND state = 'open'"
     " AND ($2::text IS NULL OR contact_id = $2) AND ($3::text IS NULL OR step = $3)"
 )
+# The same for many enrollments at once, each named once (so each task matches at most one row of the batch
+# and their order does not matter): one statement instead of one per enrollment.
+BULK[CLOSE_TASKS] = (
+    "UPDATE {schema}.tasks AS t SET state = r->>3, done_at = (r->>4)::timestamptz"
+    " FROM jsonb_array_elements($1::jsonb) AS r WHERE t.sequence_id = r->>0 AND t.contact_id = r->>1"
+    " AND t.state = 'open' AND (r->>2 IS NULL OR t.step = r->>2)", (0, 1),
+)  # fmt: skip
 QUARANTINE = "UPDATE {schema}.sequences SET quarantined_at = coalesce(quarantined_at, $2) WHERE id = $1"
 INSERT_TASK = insert(
     "tasks", "sequence_id contact_id step attempt kind type priority branch step_index instructions script"
     " outcomes reason due_at", "text text text int4 text text text text int4 text text jsonb text timestamptz",
     "ON CONFLICT DO NOTHING",
-)
+)  # fmt: skip
 # The latest result of a send wins; a redelivered older one does not undo it.
 INSERT_SEND = insert(
     "sends", "idempotency_key sequence_id contact_id step channel status message_id to_address at",
@@ -54,7 +61,7 @@ INSERT_SEND = insert(
 INSERT_ENGAGEMENT = insert(
     "engagements", "sequence_id contact_id step kind message_id at", "text text text text text timestamptz",
     "ON CONFLICT DO NOTHING",
-)
+)  # fmt: skip
 ENROLLMENTS_OF = (
     "SELECT e.* FROM {schema}.enrollments e JOIN unnest($1::text[], $2::text[]) AS k(sid, cid)"
     " ON e.sequence_id = k.sid AND e.contact_id = k.cid"
@@ -106,9 +113,11 @@ class Batch:
 
 
 async def write(c: Conn, store: Store, sql: str, args: list[tuple[Any, ...]]) -> None:
-    """Run `sql` for each row of `args`, in order: as one statement over all rows where that is the same."""
+    """Run `sql` for each row of `args`, in order: as one statement over all rows where that is the same
+    (no conflict key, or one set in every row and different in each)."""
     bulk, key = BULK.get(sql, (None, ()))
-    if bulk is not None and (not key or len({tuple(a[i] for i in key) for a in args}) == len(args)):
+    keys = {tuple(a[i] for i in key) for a in args} if key else set()
+    if bulk is not None and (not key or len(keys) == len(args) and all(None not in k for k in keys)):
         await c.execute(store.q(bulk), to_json(args).decode())
     else:
         await c.executemany(store.q(sql), args)
