@@ -199,3 +199,27 @@ async def test_a_quarantined_sequence_shows_as_error_in_the_overview(tasks: Task
     await eventually(tasks.overview, lambda row: row["state"] == "error", "state error")
     [seq] = await tasks.rows("SELECT state, quarantined_at FROM {s}.sequences")
     assert (seq["state"], seq["quarantined_at"]) == ("active", NOW)  # its own lifecycle state is kept
+
+
+async def test_closes_of_different_enrollments_run_together_and_repeated_or_sequence_wide_ones_in_event_order(
+    tasks: Tasks,
+) -> None:
+    await tasks.publish("scheduler.due-tasks", [task_due(c) for c in ("c1", "c2", "c3", "c4")]
+                        + [task_due("c2", "error_step", kind="error", outcomes=["Retry"])])  # fmt: skip
+    await tasks.until_rows("SELECT 1 FROM {s}.tasks", 5)
+    # one batch, one enrollment each: c1 done, c2 every task cancelled, c3 a close of another step (no-op)
+    await tasks.publish("enrollment.changes", [change("c1", "moved"), change("c2", "exited", "exited",
+                        reason="unsubscribed"), change("c3", "moved", step="intro")])  # fmt: skip
+    await tasks.until_rows("SELECT 1 FROM {s}.tasks WHERE state <> 'open'", 3)
+    # c4 twice in one batch (the first close wins); then the sequence ends: the rest is cancelled, closed stay
+    await tasks.publish("enrollment.changes", [change("c4", "retry", minutes=1), change("c4", "moved", minutes=2)])
+    await tasks.until_rows("SELECT 1 FROM {s}.tasks WHERE state <> 'open'", 4)
+    ended = SequenceStateChanged(sequence_id=SID, action="sequence_ended", at=NOW + timedelta(minutes=9))
+    await tasks.publish("enrollment.changes", [wrap("sequence_state_changed", ended, ended.at)])
+    await tasks.until_rows("SELECT 1 FROM {s}.tasks WHERE state <> 'open'", 5)
+    rows = await tasks.rows("SELECT * FROM {s}.tasks")
+    found = {(r["contact_id"], r["step"]): (r["state"], r["done_at"]) for r in rows}
+    assert found == {
+        ("c1", "call"): ("done", NOW), ("c2", "call"): ("cancelled", NOW), ("c2", "error_step"): ("cancelled", NOW),
+        ("c3", "call"): ("cancelled", ended.at), ("c4", "call"): ("done", NOW + timedelta(minutes=1)),
+    }  # fmt: skip

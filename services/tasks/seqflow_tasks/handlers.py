@@ -2,7 +2,7 @@
 
 `apply_batch` runs a batch of envelopes in the caller's transaction: event ids are recorded in bulk and an
 event seen before is skipped (idempotent), what the handlers read is loaded once, and the writes run as one
-`executemany` per statement (readmodel.py).
+statement per kind of write where that is the same as row by row, else `executemany` (readmodel.py).
 """
 
 from __future__ import annotations
