@@ -56,28 +56,18 @@ class BatchAgent:
         self.stopping = False
 
     async def start(self) -> None:
-        await self.app.topic(self.topic, key_serializer="raw", value_serializer="raw").maybe_declare()
-        conf = self.app.conf
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.app.settings.kafka_bootstrap.split(","),
-            group_id=f"{conf.id}.{self.name}",
-            client_id=f"{conf.id}.{self.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(conf.broker_session_timeout * 1000),
-            heartbeat_interval_ms=int(conf.broker_heartbeat_interval * 1000),
-            fetch_max_wait_ms=FETCH_WAIT_MS,
-        )
-        self.consumer.subscribe([self.topic], listener=_Joined(self))
-        await self.consumer.start()
+        """Start consuming in the background: joining the group can take a while (a rebalance), and the
+        app's start must not wait for it — /ready does (`joined`)."""
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
         self.stopping = True
         if self._task is not None:
-            done, _ = await asyncio.wait([self._task], timeout=STOP_WAIT)
+            patience = STOP_WAIT if self.joined else 0  # not joined yet: no batch in hand
+            done, _ = await asyncio.wait([self._task], timeout=patience) if patience else (set(), set())
             if not done:
-                log.warning("consumer body did not finish its batch in time", extra={"topic": self.topic})
+                if self.joined:
+                    log.warning("consumer body did not finish its batch in time", extra={"topic": self.topic})
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         if self.consumer is not None:
@@ -85,6 +75,20 @@ class BatchAgent:
 
     async def _run(self) -> None:
         try:
+            await self.app.topic(self.topic, key_serializer="raw", value_serializer="raw").maybe_declare()
+            conf = self.app.conf
+            self.consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.app.settings.kafka_bootstrap.split(","),
+                group_id=f"{conf.id}.{self.name}",
+                client_id=f"{conf.id}.{self.name}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                session_timeout_ms=int(conf.broker_session_timeout * 1000),
+                heartbeat_interval_ms=int(conf.broker_heartbeat_interval * 1000),
+                fetch_max_wait_ms=FETCH_WAIT_MS,
+            )
+            self.consumer.subscribe([self.topic], listener=_Joined(self))
+            await self.consumer.start()  # returns once the group gave this consumer its partitions
             await self.body(self._batches())
         except asyncio.CancelledError:
             raise
