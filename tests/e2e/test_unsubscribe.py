@@ -8,6 +8,9 @@ nothing more is sent to them and the overview counts the exits.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import asyncpg
 from support.api import Api, eventually, make_user
 from support.kafka import wait_for
 from support.observe import sms_received
@@ -36,8 +40,14 @@ WHILE_PAUSED = AFTER_HOURS + timedelta(minutes=30, seconds=11)
 NEXT_MORNING = T0 + timedelta(days=1)  # Wednesday 09:00 in New York, in the window again
 
 
-SEQUENCE = {"name": "Unsub Q4", "begin": "2026-12-01", "timezone": "America/New_York", "primary_user": "alice",
-            "send_days": ["mon", "tue", "wed", "thu", "fri"], "send_window": {"start": "08:00", "stop": "17:00"}}
+SEQUENCE = {
+    "name": "Unsub Q4",
+    "begin": "2026-12-01",
+    "timezone": "America/New_York",
+    "primary_user": "alice",
+    "send_days": ["mon", "tue", "wed", "thu", "fri"],
+    "send_window": {"start": "08:00", "stop": "17:00"},
+}
 
 
 async def activate(alice: Api) -> str:
@@ -64,6 +74,22 @@ async def send_stop(http: aiohttp.ClientSession, stack: Stack, phone: str) -> No
 async def exit_of(alice: Api, contact_id: str) -> dict[str, Any] | None:
     activities = (await alice.ok("GET", f"/contacts/{contact_id}/activities"))["activities"]
     return next((a for a in activities if a.get("action") == "exited"), None)
+
+
+async def scheduler_resumed(stack: Stack, sid: str) -> bool:
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        sql = f"SELECT (state->>'paused')::bool FROM \"{stack.schema_prefix}scheduler\".sequences WHERE id = $1"
+        return await conn.fetchval(sql, sid) is False
+    finally:
+        await conn.close()
+
+
+async def wait_for_async(check: Callable[[], Awaitable[bool]], limit: float, what: str) -> None:
+    deadline = time.monotonic() + limit
+    while not await check():
+        assert time.monotonic() < deadline, f"{what} not reached within {limit}s"
+        await asyncio.sleep(0.05)
 
 
 async def open_task_contacts(alice: Api, sid: str) -> list[str]:
@@ -98,12 +124,18 @@ async def test_an_unsubscribe_exits_the_contact_at_that_instant_outside_the_wind
         await assert_exits_at(alice, STOP, WHILE_PAUSED)
         await alice.ok("POST", f"/sequences/{sid}/resume")
         assert await open_task_contacts(alice, sid) == [KEPT]
+        # The resume and the Mark As below travel on two topics; the scheduler must have applied the resume
+        # first (a Mark As it applied while still paused is ignored, SPEC: refused while paused).
+        await wait_for_async(lambda: scheduler_resumed(stack, sid), 60, "the scheduler applied the resume")
 
         set_file_clock(clock_file, NEXT_MORNING)  # the kept contact goes on to the SMS step; nobody else does
         [task] = (await alice.ok("GET", f"/tasks?sequence={sid}"))["tasks"]
         await alice.ok("POST", f"/tasks/{task['id']}/mark", {"outcome": "Connected"})
-        overview = await eventually(lambda: alice.ok("GET", "/overview"),
-                                    lambda d: d["sequences"][0]["completed"] == 1, "the kept contact completes")
+        overview = await eventually(
+            lambda: alice.ok("GET", "/overview"),
+            lambda d: d["sequences"][0]["completed"] == 1,
+            "the kept contact completes",
+        )
         row = overview["sequences"][0]
         assert (row["active"], row["exited"], row["completed"], row["tasks_todo"]) == (0, 3, 1, 0)
         # the engine completes the kept contact when its SMS is granted; delivery at the stub follows
