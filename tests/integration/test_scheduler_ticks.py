@@ -103,9 +103,9 @@ async def test_a_queue_head_of_blank_addresses_longer_than_the_free_slots_still_
 async def test_a_big_unlimited_sequence_runs_in_slices_that_end_exactly_where_the_simulator_does(
     conn: asyncpg.Connection, schema_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Slices of 4: the 11 entries at the activation instant take three ticks (run 20 minutes late), each sending as it commits,
-    # and the 11 follow-ups, held by the window (closed at 14:30) until it opens at 08:00 the next day, three
-    # more; every instant is still the simulator's.
+    # Slices of 4: the 11 entries at the activation instant take three ticks (run 20 minutes late), each
+    # sending as it commits, and the 11 follow-ups, held by the window (closed at 14:30) until it opens at
+    # 08:00 the next day, three more; every instant is still the simulator's.
     monkeypatch.setattr(load, "SLICE", 4)
     template = {"name": "two", "owner": "alice", "branches": [{"key": "main", "steps": [
         {"key": "intro", "type": "auto_email",
