@@ -119,6 +119,8 @@ async def drive(stack: Stack, n: int, steps: list[str], limit: float) -> None:
         times = await arrivals(http, stack, want, limit)
         cpu = await meter.stop()
         report(n, want, started, times, raw, cpu)
+        mail = stack.sent_mail()  # the same email twice would carry the same Message-ID (idempotency key)
+        print(f"emails={len(mail)} duplicate_emails={len(mail) - len({m['message_id'] for m in mail})}")
         print("peak_rss_mib", describe(peaks(stack), "{:.0f}"))
         print("scheduler_share", await shares(http, stack, "scheduler", "seqflow_engine_actions_total",
                                               {"action": "email_sent"}))  # fmt: skip
