@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import asyncpg
 
+from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter
 from seqflow.messaging.erasure import ContactErased
@@ -21,6 +21,8 @@ from seqflow.service import SeqflowApp
 Erase = Callable[[asyncpg.Connection, ContactErased], Awaitable[dict[str, int]]]
 log = logging.getLogger("seqflow.erasure")
 ATTEMPTS = 4
+BATCH_SIZE = 100  # erasures are rare: a batch only shares the fetch and the offset commit
+BATCH_WITHIN = 0.05
 
 
 def rows(status: str) -> int:
@@ -31,10 +33,11 @@ def rows(status: str) -> int:
 def register_erasure(app: SeqflowApp, erase: Erase) -> None:
     topic = app.topic_names.contact_erasure
 
-    @app.agent(app.topic(topic, key_serializer="raw", value_serializer="raw"), name="contact-erasure")
-    async def consume(stream: AsyncIterator[Any]) -> None:
-        async for event in stream.events():  # type: ignore[attr-defined]
-            await handle(app, topic, event.key, event.value, erase)
+    @batch_agent(app, topic, "contact-erasure", BATCH_SIZE, BATCH_WITHIN)
+    async def consume(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            for record in records:
+                await handle(app, topic, record.key, record.value, erase)
 
 
 async def handle(app: SeqflowApp, topic: str, key: bytes | None, value: bytes | None, erase: Erase) -> None:

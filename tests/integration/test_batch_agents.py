@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry
 from support.kafka import produce_raw, wait_for
 
 from seqflow.devstack import free_port
-from seqflow.messaging.batches import Records, batch_agent
+from seqflow.messaging.batches import Records, batch_agent, by_topic
 from seqflow.service import SeqflowApp, build_app
 from seqflow.settings import Settings
 
@@ -32,10 +33,11 @@ def new_app(broker: str, topic_prefix: str, tmp_path: Path) -> Callable[[], Seqf
 
 def recording_agent(
     app: SeqflowApp,
-    topic: str,
+    topic: str | list[str],
     seen: list[list[bytes]],
     gate: asyncio.Event | None = None,
     arrived: list[int] | None = None,
+    topics: list[dict[str, Records]] | None = None,
 ) -> None:
     @batch_agent(app, topic, "probe-recorder", size=100, within=0.05)
     async def record(batches: AsyncIterator[Records]) -> None:
@@ -45,6 +47,18 @@ def recording_agent(
             if gate is not None:
                 await gate.wait()
             seen.append([r.value for r in records])
+            if topics is not None:
+                topics.append(by_topic(records))
+
+
+async def group_members(broker: str, group: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        (described,) = (await admin.describe_consumer_groups([group]))[0].groups
+        return [member[0] for member in described[5]]  # (member_id, client_id, ...)
+    finally:
+        await admin.close()
 
 
 async def read_all(broker: str, topic: str, n: int) -> list[tuple[int, bytes, bytes]]:
@@ -103,6 +117,8 @@ async def test_a_batch_agent_commits_a_batch_once_its_body_is_done_and_a_restart
     finally:
         await first.stop()
     assert sorted(v for batch in seen for v in batch) == sorted(b"a%d" % i for i in range(10))
+    # It left its group (Tansu's first generation is 0): a restart's join does not wait for its session to expire.
+    assert await group_members(broker, f"{first.conf.id}.probe-recorder") == []
     lines = [r for r in caplog.records if r.name == "seqflow.consumed" and getattr(r, "topic", None) == topic]
     assert sum(r.args[0] for r in lines) == 10  # type: ignore[index]  # one INFO line a batch, with its size
 
@@ -115,6 +131,29 @@ async def test_a_batch_agent_commits_a_batch_once_its_body_is_done_and_a_restart
     finally:
         await again.stop()
     assert [v for batch in seen_again for v in batch] == [b"b%d" % i for i in range(5)]  # none of the committed
+
+
+async def test_one_batch_agent_reads_several_topics_with_one_consumer_and_keeps_each_keys_order(
+    broker: str, new_app: Callable[[], SeqflowApp]
+) -> None:
+    app, seen, split = new_app(), [], []  # type: ignore[var-annotated]
+    first, second = app.topic_names.name("probe.multi.a"), app.topic_names.name("probe.multi.b")
+    recording_agent(app, [first, second], seen, topics=split)
+    await app.start()
+    try:
+        await wait_for(lambda: app.is_ready, what="joined")
+        assert len(app.batch_agents) == 1 and app.batch_agents[0].consumer is not None
+        assert {tp.topic for tp in app.batch_agents[0].consumer.assignment()} == {first, second}
+        await produce_raw(broker, first, [(b"k%d" % (i % 3), b"a%d" % i) for i in range(12)])
+        await produce_raw(broker, second, [(b"k%d" % (i % 3), b"b%d" % i) for i in range(9)])
+        await wait_for(lambda: sum(map(len, seen)) == 21, what="both topics' records")
+    finally:
+        await app.stop()
+    for topic, prefix, n in ((first, b"a", 12), (second, b"b", 9)):
+        got = [r for batch in split for r in batch.get(topic, [])]
+        assert all(r.topic == topic for r in got)
+        for k in range(3):  # one key's records in the order sent
+            assert [r.value for r in got if r.key == b"k%d" % k] == [prefix + b"%d" % i for i in range(k, n, 3)]
 
 
 async def test_a_stop_waits_for_the_batch_in_hand_and_commits_it(

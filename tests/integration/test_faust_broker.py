@@ -1,4 +1,5 @@
-"""A faust app built by `build_app` on a real Tansu broker: consumes, dead-letters, serves its views."""
+"""A service app built by `build_app` on a real Tansu broker: its batch agents consume and dead-letter, it
+serves its views, and it has no faust consumer (a faust agent is refused)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from support.api import eventually
 from support.kafka import produce_raw, wait_for
 
 from seqflow.devstack import free_port
+from seqflow.messaging.batches import Records, batch_agent
 from seqflow.messaging.codec import encode
 from seqflow.messaging.dlq import REASON_HEADER, decode_or_dead_letter
 from seqflow.messaging.envelope import Envelope
@@ -32,12 +34,13 @@ async def app(broker: str, topic_prefix: str, tmp_path: Path) -> AsyncIterator[S
 
 
 def echo_agent(app: SeqflowApp, topic: str, received: list[Envelope]) -> None:
-    @app.agent(app.topic(topic, key_serializer="raw", value_serializer="raw"))
-    async def consume(stream: Any) -> None:
-        async for event in stream.events():
-            env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-            if env is not None:
-                received.append(env)
+    @batch_agent(app, topic, "echo", size=100, within=0.05)
+    async def consume(batches: AsyncIterator[Records]) -> None:
+        async for records in batches:
+            for event in records:
+                env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
+                if env is not None:
+                    received.append(env)
 
 
 async def read_one(bootstrap: str, topic: str) -> Any:
@@ -105,3 +108,8 @@ async def test_the_metrics_show_the_consumer_lag_of_each_consumed_topic(broker: 
     finally:
         await app.stop()
     assert line in text[1]
+
+
+async def test_a_faust_agent_is_refused_as_nothing_would_run_it(app: SeqflowApp) -> None:
+    with pytest.raises(TypeError, match="batch_agent"):
+        app.agent(app.topic(app.topic_names.name("probe.faust")))

@@ -108,17 +108,15 @@ def register_agents(app: SeqflowApp, wiring: Wiring) -> None:
 
     register_timers(app, wiring, runtime)
 
-    @batch_agent(app, engagement, "engagement", BATCH_SIZE, BATCH_WITHIN)
-    async def engagement_agent(batches: AsyncIterator[Records]) -> None:
-        async for records in batches:
-            for record in records:
-                await process_engagement(app, wiring.store, record)
+    lifecycle = app.topic_names.sequence_lifecycle
 
-    @batch_agent(app, app.topic_names.sequence_lifecycle, "sequence-limits", BATCH_SIZE, BATCH_WITHIN)
-    async def lifecycle_agent(batches: AsyncIterator[Records]) -> None:
+    @batch_agent(app, [engagement, lifecycle], "side-events", BATCH_SIZE, BATCH_WITHIN)
+    async def side_agent(batches: AsyncIterator[Records]) -> None:
+        """Unsubscribes and the sequences' rate limits: low volume, one consumer for both topics."""
         async for records in batches:
             for record in records:
-                await process_lifecycle(app, wiring.store, record)
+                process = process_engagement if record.topic == engagement else process_lifecycle
+                await process(app, wiring.store, record)
 
 
 def register_timers(app: SeqflowApp, wiring: Wiring, runtime: Runtime) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from seqflow.clock import Clock
-from seqflow.messaging.batches import Records, batch_agent
+from seqflow.messaging.batches import Records, batch_agent, by_topic
 from seqflow.messaging.codec import PoisonMessage, decode_payload
 from seqflow.messaging.dlq import apply_isolating, dead_letter, decode_or_dead_letter
 from seqflow.messaging.envelope import Envelope
@@ -38,8 +38,16 @@ OUTBOX_PARTS_AT_ONCE = 4  # of OUTBOX_PARTS: leaves partitions for the other rep
 
 
 def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
-    for attr in CONSUMED:
-        _consumer(app, db, getattr(app.topic_names, attr))
+    topics = [getattr(app.topic_names, attr) for attr in CONSUMED]
+
+    @batch_agent(app, topics, "scheduler-intake", BATCH_SIZE, BATCH_WITHIN)
+    async def consume(batches: AsyncIterator[Records]) -> None:
+        """One consumer for every topic; a batch's topics are applied side by side (a transaction each), as
+        the topics are independent streams: order holds per key within a topic."""
+        async for records in batches:
+            await asyncio.gather(*(handle_batch(app, db, topic, [(r.key, r.value) for r in some])
+                                   for topic, some in by_topic(records).items()))  # fmt: skip
+
     metrics = SchedulerMetrics(app.registry)
 
     @app.timer(interval=app.settings.tick_seconds)
@@ -48,13 +56,6 @@ def register_agents(app: SeqflowApp, db: SchedulerDb, clock: Clock) -> None:
             await run_ticks(app, db, clock, metrics)
         except Exception:  # noqa: BLE001 - e.g. the database is away: the next tick tries again
             log.exception("tick failed")
-
-
-def _consumer(app: SeqflowApp, db: SchedulerDb, topic: str) -> None:
-    @batch_agent(app, topic, f"scheduler-{topic}", BATCH_SIZE, BATCH_WITHIN)
-    async def consume(batches: AsyncIterator[Records]) -> None:
-        async for records in batches:
-            await handle_batch(app, db, topic, [(r.key, r.value) for r in records])
 
 
 @dataclass(frozen=True)

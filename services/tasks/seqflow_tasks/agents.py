@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka import ConsumerRecord
 
-from seqflow.messaging.batches import Records, batch_agent
+from seqflow.messaging.batches import Records, batch_agent, by_topic
 from seqflow.messaging.codec import PoisonMessage
 from seqflow.messaging.dlq import apply_isolating, dead_letter, decode_typed_or_dead_letter
 from seqflow.service import SeqflowApp
@@ -45,21 +45,18 @@ Item = tuple[ConsumerRecord, Decoded]
 
 def register_agents(app: SeqflowApp, store: Store) -> None:
     names = app.topic_names
-    for topic in (
-        names.due_tasks,
-        names.enrollment_changes,
-        names.dispatch_results,
-        names.rollup_membership,
-        names.engagement_events,
-    ):
-        _consumer(app, store, topic)
+    topics = (names.due_tasks, names.enrollment_changes, names.dispatch_results, names.rollup_membership,
+              names.engagement_events)  # fmt: skip
 
-
-def _consumer(app: SeqflowApp, store: Store, topic: str) -> None:
-    @batch_agent(app, topic, f"tasks-{topic}", BATCH_SIZE, BATCH_WITHIN)
+    @batch_agent(app, topics, "tasks-read-models", BATCH_SIZE, BATCH_WITHIN)
     async def consume(batches: AsyncIterator[Records]) -> None:
+        """One consumer for every topic; a batch's topics are recorded side by side (a transaction each)."""
         async for records in batches:
-            await finished(process_batch(app, store, topic, records))
+            await finished(gather_topics(app, store, records))
+
+
+async def gather_topics(app: SeqflowApp, store: Store, records: Records) -> None:
+    await asyncio.gather(*(process_batch(app, store, topic, some) for topic, some in by_topic(records).items()))
 
 
 async def finished(work: Coroutine[Any, Any, None]) -> None:

@@ -1,19 +1,24 @@
-"""Consume a topic in batches with a plain aiokafka consumer: no task, queue or event object per message.
+"""Consume topics in batches with a plain aiokafka consumer: no task, queue or event object per message.
 
 faust's agent streams cost more per message than our handlers do at thousands of messages a second (issue
 7's profile: `Consumer._drain_messages`, `Conductor.on_message` and `Stream._c_aiter` were 15–30% of every
 service's CPU). A `BatchAgent` hands its body what the fetcher holds — up to `size` records, waiting at
 most `within` seconds for more once the first arrived, the shape of faust's `take_events` — and commits the
 batch's offsets when the body asks for the next batch: at-least-once, a batch is committed only after the
-body has recorded it. Replicas share the topic's partitions through the agent's own consumer group
+body has recorded it. Replicas share the topics' partitions through the agent's own consumer group
 (`<app id>.<agent name>`). A stop lets the body finish the batch in hand, commits it and leaves the group.
+
+One agent may read several topics (a batch then mixes them; `by_topic` splits it): a service reads all its
+hot topics with one consumer, one group join and one fetch loop, not one of each per topic — an idle
+consumer still fetches twice a second, and every join adds to a start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -47,8 +52,10 @@ class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class BatchAgent:
-    def __init__(self, app: SeqflowApp, topic: str, name: str, body: Body, size: int, within: float) -> None:
-        self.app, self.topic, self.name, self.body = app, topic, name, body
+    def __init__(self, app: SeqflowApp, topics: Sequence[str], name: str, body: Body, size: int,
+                 within: float) -> None:  # fmt: skip
+        self.app, self.topics, self.name, self.body = app, tuple(topics), name, body
+        self.topic = ",".join(self.topics)  # for log lines
         self.size, self.within = size, within
         self.joined = False
         self.consumer: AIOKafkaConsumer | None = None
@@ -75,7 +82,8 @@ class BatchAgent:
 
     async def _run(self) -> None:
         try:
-            await self.app.topic(self.topic, key_serializer="raw", value_serializer="raw").maybe_declare()
+            for topic in self.topics:
+                await self.app.topic(topic, key_serializer="raw", value_serializer="raw").maybe_declare()
             conf = self.app.conf
             self.consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.app.settings.kafka_bootstrap.split(","),
@@ -87,8 +95,9 @@ class BatchAgent:
                 heartbeat_interval_ms=int(conf.broker_heartbeat_interval * 1000),
                 fetch_max_wait_ms=FETCH_WAIT_MS,
             )
-            self.consumer.subscribe([self.topic], listener=_Joined(self))
+            self.consumer.subscribe(list(self.topics), listener=_Joined(self))
             await self.consumer.start()  # returns once the group gave this consumer its partitions
+            leave_from_generation_zero(self.consumer)
             await self.body(self._batches())
         except asyncio.CancelledError:
             raise
@@ -100,7 +109,8 @@ class BatchAgent:
         while not self.stopping:
             records = await self._take()
             if records:
-                consumed.info("consumed %d messages", len(records), extra={"topic": self.topic})
+                for topic, some in by_topic(records).items():
+                    consumed.info("consumed %d messages", len(some), extra={"topic": topic})
                 yield records
                 await self._commit(records)
 
@@ -135,11 +145,38 @@ class BatchAgent:
             log.warning("offsets not committed", extra={"topic": self.topic, "reason": f"{type(exc).__name__}: {exc}"})
 
 
-def batch_agent(app: SeqflowApp, topic: str, name: str, size: int, within: float) -> Callable[[Body], Body]:
-    """Decorator: run `body(batches)` on `topic` while the app runs (started after the app, stopped first)."""
+def leave_from_generation_zero(consumer: AIOKafkaConsumer) -> None:
+    """Tansu numbers a group's first generation 0 (Kafka: 1), and aiokafka leaves a group on stop only from
+    generation 1 on: a stopped consumer stayed a member until its session expired, and the next join (a
+    restart, a new replica) waited those 10 s. Its close sends the LeaveGroup from generation 0 too."""
+    coordinator = consumer._coordinator
+    if coordinator is None:
+        return
+    leave = coordinator._maybe_leave_group
+
+    async def leave_any_generation() -> None:
+        if coordinator.generation == 0 and coordinator.member_id:
+            coordinator.generation = 1  # close() stopped the heartbeats: only the LeaveGroup request follows
+        await leave()
+
+    coordinator._maybe_leave_group = leave_any_generation
+
+
+def by_topic(records: Records) -> dict[str, Records]:
+    """A batch's records per topic, each in the order fetched (so per partition, in offset order)."""
+    out: dict[str, Records] = defaultdict(list)
+    for r in records:
+        out[r.topic].append(r)
+    return out
+
+
+def batch_agent(app: SeqflowApp, topics: str | Sequence[str], name: str, size: int,
+                within: float) -> Callable[[Body], Body]:  # fmt: skip
+    """Decorator: run `body(batches)` on `topics` while the app runs (started after the app, stopped first)."""
 
     def register(body: Body) -> Body:
-        app.batch_agents.append(BatchAgent(app, topic, name, body, size, within))
+        app.batch_agents.append(BatchAgent(app, [topics] if isinstance(topics, str) else topics, name, body,
+                                           size, within))  # fmt: skip
         return body
 
     return register
