@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from seqflow.messaging.codec import PoisonMessage, decode, decode_payload, encode
+from seqflow.messaging.codec import PoisonMessage, decode, decode_payload, decode_typed, encode
 from seqflow.messaging.dispatch import SendResult
 from seqflow.messaging.envelope import Envelope
 from seqflow.messaging.work import SendLimit, SendRequested, TaskDue
-from seqflow_dispatcher.agents import read_request, result_message
+from seqflow_dispatcher.agents import result_message
 
 AT = datetime(2025, 3, 4, 9, 30, 12, 345678, tzinfo=timezone(timedelta(hours=2)))
 REQUEST = SendRequested(sequence_id="s1", contact_id="c1", step="intro", attempt=0, channel="email",
@@ -38,10 +38,19 @@ def test_a_result_message_is_the_bytes_of_the_wrapped_envelope(result: SendResul
     assert key == want.key.encode() and value == encode(want.model_copy(update={"id": env_id}))
 
 
+def read_request(data: bytes | None) -> SendRequested | None:
+    """What the dispatcher's `decode_request` keeps: a one-pass decode whose payload is a send request."""
+    try:
+        _, payload = decode_typed(data)
+    except PoisonMessage:
+        return None
+    return payload if isinstance(payload, SendRequested) else None
+
+
 def test_a_valid_request_reads_as_the_two_step_decode_reads_it() -> None:
     data = encode(Envelope.wrap("send_requested", "s1:c1", REQUEST, AT))
-    env = read_request(data)
-    assert env is not None and env.payload == decode_payload(decode(data)) == REQUEST
+    env, payload = decode_typed(data)
+    assert payload == read_request(data) == decode_payload(decode(data)) == REQUEST
     assert (env.id, env.type, env.key, env.occurred_at) == (decode(data).id, "send_requested", "s1:c1", AT)
 
 

@@ -14,9 +14,9 @@ from aiokafka import ConsumerRecord
 from pydantic import BaseModel
 
 from seqflow.messaging.batches import Records, batch_agent
-from seqflow.messaging.codec import PoisonMessage, decode_payload, decode_typed, encode_wrapped
+from seqflow.messaging.codec import PoisonMessage, decode_payload, encode_wrapped
 from seqflow.messaging.dispatch import SendResult
-from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter, log_consumed
+from seqflow.messaging.dlq import dead_letter, decode_or_dead_letter, decode_typed_or_dead_letter
 from seqflow.messaging.engagement import Unsubscribed
 from seqflow.messaging.lifecycle import SequenceActivated, SequenceChanged
 from seqflow.messaging.work import SendRequested
@@ -153,36 +153,24 @@ async def survive(what: str) -> AsyncIterator[None]:
 async def process_sends(app: SeqflowApp, runtime: Runtime, deps: Deps, events: Sequence[ConsumerRecord]) -> None:
     """Claim the batch; its offsets commit when this returns, once every request is in the ledger."""
     topic = app.topic_names.due_sends
-    requests = []
-    for event in events:
-        req = request_of(app, topic, event)
-        if req is None:
-            req = await decode_request(app, event)
-        if req is not None:
-            requests.append(req)
+    requests = [req for event in events if (req := await decode_request(app, topic, event)) is not None]
     with app.metrics.handler_seconds.labels("send_batch").time():
         claimed = await claim_batch(deps, requests)
     await runtime.start_sending(deps, claimed)
 
 
-def request_of(app: SeqflowApp, topic: str, event: ConsumerRecord) -> SendRequested | None:
-    """A valid send request, read in one pass (consumed, counted and logged as `decode_request` does);
-    None for anything else, which `decode_request` then dead-letters with its reason."""
-    env = read_request(event.value)
-    if env is None:
-        return None
+async def decode_request(app: SeqflowApp, topic: str, event: ConsumerRecord) -> SendRequested | None:
+    """A send request (envelope and payload read in one pass); anything else is dead-lettered: the topic
+    carries nothing else."""
     app.metrics.events_consumed.labels(topic).inc()
-    log_consumed(env, topic)
-    return env.payload  # type: ignore[no-any-return]
-
-
-def read_request(value: bytes | None) -> Any:
-    """The envelope of a valid send request (its payload a SendRequested, `codec.decode_typed`), else None."""
-    try:
-        env, payload = decode_typed(value)
-    except PoisonMessage:
+    found = await decode_typed_or_dead_letter(app.publisher, topic, event.key, event.value)
+    if found is None:
         return None
-    return env if isinstance(payload, SendRequested) else None
+    env, payload = found
+    if not isinstance(payload, SendRequested):
+        await dead_letter(app.publisher, topic, event.key, event.value, f"{env.type!r} is not a send request")
+        return None
+    return payload
 
 
 def result_message(result: SendResult) -> tuple[bytes, bytes]:
@@ -191,24 +179,13 @@ def result_message(result: SendResult) -> tuple[bytes, bytes]:
     return key.encode("utf-8"), encode_wrapped("send_result", key, result, result.at)
 
 
-async def decode_request(app: SeqflowApp, event: ConsumerRecord) -> SendRequested | None:
-    payload = await decode_wanted(app, app.topic_names.due_sends, event, {"send_requested"}, strict=True)
-    assert payload is None or isinstance(payload, SendRequested)
-    return payload
-
-
-async def decode_wanted(
-    app: SeqflowApp, topic: str, event: ConsumerRecord, wanted: set[str], *, strict: bool = False
-) -> BaseModel | None:
-    """The payload of an envelope whose type is `wanted`; poison is dead-lettered, other types skipped
-    (or, `strict`, dead-lettered too: the topic carries nothing else)."""
+async def decode_wanted(app: SeqflowApp, topic: str, event: ConsumerRecord, wanted: set[str]) -> BaseModel | None:
+    """The payload of an envelope whose type is `wanted`; poison is dead-lettered, other types skipped."""
     app.metrics.events_consumed.labels(topic).inc()
     env = await decode_or_dead_letter(app.publisher, topic, event.key, event.value)
-    if env is None or (env.type not in wanted and not strict):
+    if env is None or env.type not in wanted:
         return None
     try:
-        if env.type not in wanted:
-            raise PoisonMessage(f"{env.type!r} is not a send request")
         return decode_payload(env)
     except PoisonMessage as exc:
         await dead_letter(app.publisher, topic, event.key, event.value, exc.reason)
