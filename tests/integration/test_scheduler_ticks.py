@@ -17,7 +17,7 @@ from seqflow.messaging.lifecycle import SequenceActivated
 from seqflow.messaging.rollup import MemberAdded
 from seqflow.messaging.topics import Topics
 from seqflow.rules.simulate import Scenario, run
-from seqflow.rules.state import VISIBLE
+from seqflow.rules.state import VISIBLE, Input
 from seqflow_scheduler import load
 from seqflow_scheduler.db import SchedulerDb
 from seqflow_scheduler.intake import on_activated, on_member_added
@@ -124,3 +124,27 @@ async def test_a_big_unlimited_sequence_runs_in_slices_that_end_exactly_where_th
     assert got == simulated(contacts, T0 + timedelta(days=1), template, activation)
     assert ("2026-12-02T08:00:00Z", "c10", "bump", "sms_sent") in got
     assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
+
+
+async def test_an_input_whose_wake_a_racing_tick_overwrote_is_still_applied_on_the_next_tick_loop(
+    conn: asyncpg.Connection, schema_prefix: str
+) -> None:
+    # One slot an hour: c01 waits for 15:00. Its unsubscribe at 14:02 reaches the inbox while a tick holds the
+    # sequence row: intake leaves a row that is already due alone, and the tick, which read the inbox before
+    # the input committed, sets the wake to 15:00 (done by hand below). The next tick loop's wake_for_inbox
+    # finds the input, and c01 exits at 14:02; without it nothing would look due until 15:00.
+    contacts = [{"id": "c00", "email": "c00@x.example"}, {"id": "c01", "email": "c01@x.example"}]
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await activate(conn, db, contacts)
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=1))
+    unsubscribed = Input(T0 + timedelta(minutes=2), "unsubscribed", "c01")
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "e1", unsubscribed)
+        await conn.execute(f"UPDATE {db.s}.sequences SET wake_at = $1", T0 + timedelta(hours=1))  # the lost wake
+    assert await tick_until_idle(conn, db, T0 + timedelta(minutes=3)) == 0  # nothing looks due
+    assert await db.wake_for_inbox(conn) == 1
+    assert await db.wake_for_inbox(conn) == 0  # woken once: the input is now the wake
+    assert await tick_until_idle(conn, db, T0 + timedelta(minutes=3)) == 1
+    got = await live_lines(conn, db)
+    assert ("2026-12-01T14:02:00Z", "c01", "intro", "exited") in got
+    assert not [line for line in got if line[1] == "c01" and line[3] == "email_sent"]

@@ -124,6 +124,7 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
         return 0
     now, done = clock.now(), 0
     async with app.pool.acquire() as conn:
+        await db.wake_for_inbox(conn)
         while True:
             async with conn.transaction():
                 result = await tick_one(conn, db, app.topic_names, app.settings.sms_from, now)

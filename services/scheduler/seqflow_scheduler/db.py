@@ -239,6 +239,19 @@ class SchedulerDb(EngineRows):
                 list(wakes), list(wakes.values()),
             )  # fmt: skip
 
+    async def wake_for_inbox(self, c: asyncpg.Connection) -> int:
+        """Wake every sequence whose inbox holds an input earlier than its wake (or that sleeps): intake leaves
+        a row that is already due alone (`wake_all`), and a tick that holds that row and read the inbox before
+        the input committed then sets its wake without it; this finds such an input on the next tick loop.
+        Rows a tick holds now are skipped (it or the next loop sees them). Returns how many were woken."""
+        status = await c.execute(
+            f"UPDATE {self.s}.sequences s SET wake_at = (SELECT min(i.at) FROM {self.s}.inbox i "
+            "WHERE i.sequence_id = s.id) WHERE s.id IN (SELECT q.id FROM "
+            f"{self.s}.sequences q WHERE q.started AND q.error IS NULL AND EXISTS (SELECT 1 FROM {self.s}.inbox i "
+            "WHERE i.sequence_id = q.id AND (q.wake_at IS NULL OR i.at < q.wake_at)) FOR UPDATE SKIP LOCKED)"
+        )
+        return int(status.split()[-1])
+
     async def quarantine(self, c: asyncpg.Connection, sequence_id: str, reason: str) -> None:
         """Set the sequence aside: never woken again until an operator clears `error`."""
         await c.execute(
