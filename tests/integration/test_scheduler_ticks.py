@@ -148,3 +148,58 @@ async def test_an_input_whose_wake_a_racing_tick_overwrote_is_still_applied_on_t
     got = await live_lines(conn, db)
     assert ("2026-12-01T14:02:00Z", "c01", "intro", "exited") in got
     assert not [line for line in got if line[1] == "c01" and line[3] == "email_sent"]
+
+
+CALL_TEMPLATE: dict[str, Any] = {
+    "name": "call", "owner": "alice", "branches": [{"key": "main", "steps": [
+        {"key": "call", "type": "call", "conditions": [{"when": "Connected", "then": {"complete": True}}]}]}],
+}  # fmt: skip
+
+
+async def paused_with_a_task(conn: asyncpg.Connection, db: SchedulerDb) -> None:
+    """s1: c00 on its call task at 14:00, the sequence paused at 14:10 (ticked)."""
+    await activate(conn, db, [{"id": "c00", "phone": "+15550000"}], CALL_TEMPLATE, {**ACTIVATION, "rate_limits": None})
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=1))
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "pause", Input(T0 + timedelta(minutes=10), "pause"))
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=11))
+
+
+async def test_a_mark_as_that_arrives_before_the_resume_it_followed_waits_for_it(
+    conn: asyncpg.Connection, schema_prefix: str
+) -> None:
+    # The API accepted the Mark As at 14:21 after recording a resume at 14:20; the two travel on different
+    # topics and the Mark As reaches the scheduler first. A tick in between keeps it (the sequence is still
+    # paused there); once the resume arrives both apply, in their order, as the simulator has them.
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await paused_with_a_task(conn, db)
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "mark", Input(T0 + timedelta(minutes=21), "outcome", "c00", "call", "Connected"))
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=22))
+    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 1  # kept for the resume
+    assert not [line for line in await live_lines(conn, db) if line[3] == "completed"]
+    assert await db.wake_for_inbox(conn) == 0  # a kept input does not wake the paused sequence
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "resume", Input(T0 + timedelta(minutes=20), "resume"))
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=23))
+    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
+    completed = [line for line in await live_lines(conn, db) if line[3] == "completed"]
+    assert completed == [("2026-12-01T14:22:00Z", "c00", "call", "completed")]  # late inputs: the engine's time
+
+
+async def test_a_mark_as_stamped_while_paused_is_refused_when_the_later_resume_arrives(
+    conn: asyncpg.Connection, schema_prefix: str
+) -> None:
+    # An outcome at 14:15, inside the pause (14:10-14:20): kept until the resume arrives, then refused as the
+    # simulator refuses it, although the late resume and the outcome both apply at the engine's time.
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await paused_with_a_task(conn, db)
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "mark", Input(T0 + timedelta(minutes=15), "outcome", "c00", "call", "Connected"))
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=22))
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "resume", Input(T0 + timedelta(minutes=20), "resume"))
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=23))
+    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
+    assert not [line for line in await live_lines(conn, db) if line[3] == "completed"]
+    assert await conn.fetchval(f"SELECT inputs_applied FROM {db.s}.sequences") == 4  # start, pause, mark, resume

@@ -17,6 +17,11 @@ from seqflow_scheduler.engine_db import EngineRows
 from seqflow_scheduler.snapshot import input_json, state_json
 
 OUTBOX_PARTS = 16
+# User actions the API refuses while the sequence is paused (SPEC: Mark As, Move to Next Task Now, Retry). One
+# the scheduler sees while it still has the sequence paused was accepted after a resume it has not seen yet (the
+# two travel on different topics): the inbox keeps it until that resume (or an end) arrives.
+HELD_WHILE_PAUSED = ("outcome", "move_next", "retry")
+RELEASES = ("resume", "end")
 
 
 def outbox_part(key: str) -> int:
@@ -243,13 +248,17 @@ class SchedulerDb(EngineRows):
         """Wake every sequence whose inbox holds an input earlier than its wake (or that sleeps): intake leaves
         a row that is already due alone (`wake_all`), and a tick that holds that row and read the inbox before
         the input committed then sets its wake without it; this finds such an input on the next tick loop.
-        Rows a tick holds now are skipped (it or the next loop sees them). Returns how many were woken."""
+        Rows a tick holds now are skipped (it or the next loop sees them), and so are the user actions a paused
+        sequence keeps for its resume (HELD_WHILE_PAUSED). Returns how many were woken."""
+        waiting = "NOT (coalesce((q.state->>'paused')::bool, false) AND i.input->>'type' = ANY($1::text[]))"
         status = await c.execute(
-            f"UPDATE {self.s}.sequences s SET wake_at = (SELECT min(i.at) FROM {self.s}.inbox i "
-            "WHERE i.sequence_id = s.id) WHERE s.id IN (SELECT q.id FROM "
+            f"UPDATE {self.s}.sequences s SET wake_at = (SELECT min(i.at) FROM {self.s}.inbox i, {self.s}.sequences q "
+            f"WHERE q.id = s.id AND i.sequence_id = s.id AND {waiting}) WHERE s.id IN (SELECT q.id FROM "
             f"{self.s}.sequences q WHERE q.started AND q.error IS NULL AND EXISTS (SELECT 1 FROM {self.s}.inbox i "
-            "WHERE i.sequence_id = q.id AND (q.wake_at IS NULL OR i.at < q.wake_at)) FOR UPDATE SKIP LOCKED)"
-        )
+            f"WHERE i.sequence_id = q.id AND (q.wake_at IS NULL OR i.at < q.wake_at) AND {waiting}) "
+            "FOR UPDATE SKIP LOCKED)",
+            list(HELD_WHILE_PAUSED),
+        )  # fmt: skip
         return int(status.split()[-1])
 
     async def quarantine(self, c: asyncpg.Connection, sequence_id: str, reason: str) -> None:
@@ -282,21 +291,31 @@ class SchedulerDb(EngineRows):
         await self.wake_all(c, wakes)
 
     async def take_inputs(
-        self, c: asyncpg.Connection, sequence_id: str, upto: datetime, most: int | None = None
-    ) -> tuple[list[dict[str, Any]], bool]:
+        self, c: asyncpg.Connection, sequence_id: str, upto: datetime, most: int | None = None,
+        keep: Iterable[str] = (),
+    ) -> tuple[list[dict[str, Any]], bool]:  # fmt: skip
         """The inbox up to `upto` (later inputs stay for a later tick) in (instant, arrival) order, at most
-        `most` of them (the index walks no further); and whether more up to `upto` remain."""
+        `most` of them (the index walks no further), inputs of the types in `keep` left where they are; and
+        whether more up to `upto` remain."""
         rows = await c.fetch(
             f"WITH head AS (SELECT id, row_number() OVER (ORDER BY at, id) AS n FROM {self.s}.inbox "
-            "WHERE sequence_id = $1 AND at <= $2 ORDER BY at, id LIMIT $3), "
-            f"gone AS (DELETE FROM {self.s}.inbox WHERE id IN (SELECT id FROM head WHERE $4::bigint IS NULL "
+            "WHERE sequence_id = $1 AND at <= $2 AND NOT (input->>'type' = ANY($5::text[])) ORDER BY at, id "
+            f"LIMIT $3), gone AS (DELETE FROM {self.s}.inbox WHERE id IN (SELECT id FROM head WHERE $4::bigint IS NULL "
             "OR n <= $4) RETURNING id, at, input) "
             "SELECT id, at, input, (SELECT count(*) FROM head) AS seen FROM gone",
-            sequence_id, upto, most + 1 if most is not None else None, most,
+            sequence_id, upto, most + 1 if most is not None else None, most, list(keep),
         )  # fmt: skip
         ordered = sorted(rows, key=lambda r: (r["at"], r["id"]))
         more = most is not None and bool(rows) and rows[0]["seen"] > most
         return [json.loads(r["input"]) for r in ordered], more
+
+    async def inbox_holds(self, c: asyncpg.Connection, sequence_id: str, upto: datetime, types: Iterable[str]) -> bool:
+        """Whether the inbox holds an input of these types up to `upto`."""
+        return bool(await c.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {self.s}.inbox WHERE sequence_id = $1 AND at <= $2 "
+            "AND input->>'type' = ANY($3::text[]))",
+            sequence_id, upto, list(types),
+        ))  # fmt: skip
 
     async def add_outbox(self, c: asyncpg.Connection, rows: list[tuple[str, str, bytes]]) -> None:
         if rows:

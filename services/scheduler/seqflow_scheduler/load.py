@@ -19,7 +19,7 @@ from seqflow.domain.activation import Activation, RateLimit
 from seqflow.rules.engine import QueueItem, Runtime, timer_at
 from seqflow.rules.gates import gates_for
 from seqflow.rules.state import CHANNEL_FIELD, Enrollment, Input, SequenceState
-from seqflow_scheduler.db import SchedulerDb, SequenceRow
+from seqflow_scheduler.db import HELD_WHILE_PAUSED, RELEASES, SchedulerDb, SequenceRow
 from seqflow_scheduler.snapshot import input_from
 
 SEQUENCE_WIDE = frozenset({"pause", "resume", "end", "edit"})
@@ -34,6 +34,7 @@ class Loaded:
     enrollments: list[Enrollment]
     until: datetime  # how far the tick may advance: `now`, or the instant a slice of the due work ends at
     more: bool = False  # due work up to `now` was left for the next tick (which runs at once)
+    refused: list[Input] = field(default_factory=list)  # user actions stamped while the sequence was paused
     queues: dict[str, list[QueueItem]] = field(default_factory=dict)
     horizon: dict[str, QueueItem] = field(default_factory=dict)  # the last item read of a longer queue
 
@@ -67,12 +68,14 @@ async def load(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, acti
     more = most is not None and len(due) >= most
     if more:
         now = max(timer_at(due[-1]) or now, row.advanced_to)  # later ones wait for the next tick
-    taken, inputs_more = await db.take_inputs(conn, row.id, now, most)
+    keep = HELD_WHILE_PAUSED if state.paused and not await db.inbox_holds(conn, row.id, now, RELEASES) else ()
+    taken, inputs_more = await db.take_inputs(conn, row.id, now, most, keep)
     inputs = [input_from(i) for i in taken]
     if inputs_more:
         now, more = max(inputs[-1].at, row.advanced_to), True
     whole = whole_sequence(inputs, activation, row.advanced_to, now)
-    loaded = Loaded(inputs, [], now, more)
+    refused = refused_while_paused(inputs) if state.paused else []
+    loaded = Loaded([i for i in inputs if i not in refused], [], now, more, refused=refused)
     limits = activation.rate_limits
     for channel in await db.queued_channels(conn, row.id):
         limit = getattr(limits, channel) if limits else None
@@ -86,6 +89,14 @@ async def load(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, acti
     have = {e.contact_id for e in base}
     loaded.enrollments = base + await db.enrollments_of(conn, row.id, named - have)
     return loaded
+
+
+def refused_while_paused(inputs: list[Input]) -> list[Input]:
+    """Of a paused sequence's inputs, the user actions stamped before its first resume: the sequence was paused
+    at their instant, so they do not apply (a late resume applies at the engine's time, and would otherwise
+    come first)."""
+    resumed = min((i.at for i in inputs if i.type == "resume"), default=None)
+    return [i for i in inputs if i.type in HELD_WHILE_PAUSED and (resumed is None or i.at < resumed)]
 
 
 def unlimited(activation: Activation) -> bool:

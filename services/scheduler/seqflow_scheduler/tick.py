@@ -18,7 +18,7 @@ from seqflow.domain.template import Template
 from seqflow.messaging.topics import Topics
 from seqflow.rules.engine import Runtime
 from seqflow.rules.gates import gates_for, whole_seconds
-from seqflow.rules.state import CHANNEL_FIELD, Action, Input, SequenceState
+from seqflow.rules.state import CHANNEL_FIELD, Action, Input, Rejected, SequenceState
 from seqflow_scheduler.db import SchedulerDb, SequenceRow
 from seqflow_scheduler.load import Loaded, load, save_queues, wake_at
 from seqflow_scheduler.outputs import Outputs
@@ -137,6 +137,7 @@ async def advance(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, t
     rt = build_runtime(row, setup, state, loaded, contacts, suppressed, holding)
     for inp in loaded.inputs:
         rt.submit(clamp(inp, floor))
+    rt.rejected += [Rejected(inp, "paused") for inp in loaded.refused]
     rt.advance(now)
     if rt.overrun:
         raise QueueOverrun(sorted(rt.overrun))
@@ -159,6 +160,6 @@ async def save(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, load
         wake = row.activated_at + ROSTER_PATIENCE
     else:
         wake = await wake_at(conn, db, row.id, rt)
-    await db.save_sequence(conn, row.id, state, now, wake, len(loaded.inputs))
+    await db.save_sequence(conn, row.id, state, now, wake, len(loaded.inputs) + len(loaded.refused))
     if rt.edits:
         await db.save_edits(conn, row.id, rt.edits.get("template"), rt.edits.get("activation"))
