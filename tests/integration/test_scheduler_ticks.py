@@ -165,6 +165,21 @@ async def paused_with_a_task(conn: asyncpg.Connection, db: SchedulerDb) -> None:
     await tick_until_idle(conn, db, T0 + timedelta(minutes=11))
 
 
+async def mark_then_tick(conn: asyncpg.Connection, db: SchedulerDb, minute: int) -> None:
+    """A Mark As of c00's call stamped at 14:`minute` reaches the scheduler, which ticks at 14:22."""
+    mark = Input(T0 + timedelta(minutes=minute), "outcome", "c00", "call", "Connected")
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "mark", mark)
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=22))
+
+
+async def resume_then_tick(conn: asyncpg.Connection, db: SchedulerDb) -> None:
+    """The resume of 14:20 arrives late; the scheduler ticks at 14:23."""
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "resume", Input(T0 + timedelta(minutes=20), "resume"))
+    await tick_until_idle(conn, db, T0 + timedelta(minutes=23))
+
+
 async def test_a_mark_as_that_arrives_before_the_resume_it_followed_waits_for_it(
     conn: asyncpg.Connection, schema_prefix: str
 ) -> None:
@@ -173,15 +188,11 @@ async def test_a_mark_as_that_arrives_before_the_resume_it_followed_waits_for_it
     # paused there); once the resume arrives both apply, in their order, as the simulator has them.
     db = SchedulerDb(f"{schema_prefix}scheduler")
     await paused_with_a_task(conn, db)
-    async with conn.transaction():
-        await db.add_input(conn, "s1", "mark", Input(T0 + timedelta(minutes=21), "outcome", "c00", "call", "Connected"))
-    await tick_until_idle(conn, db, T0 + timedelta(minutes=22))
+    await mark_then_tick(conn, db, 21)
     assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 1  # kept for the resume
     assert not [line for line in await live_lines(conn, db) if line[3] == "completed"]
     assert await db.wake_for_inbox(conn) == 0  # a kept input does not wake the paused sequence
-    async with conn.transaction():
-        await db.add_input(conn, "s1", "resume", Input(T0 + timedelta(minutes=20), "resume"))
-    await tick_until_idle(conn, db, T0 + timedelta(minutes=23))
+    await resume_then_tick(conn, db)
     assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
     completed = [line for line in await live_lines(conn, db) if line[3] == "completed"]
     assert completed == [("2026-12-01T14:22:00Z", "c00", "call", "completed")]  # late inputs: the engine's time
@@ -194,12 +205,8 @@ async def test_a_mark_as_stamped_while_paused_is_refused_when_the_later_resume_a
     # simulator refuses it, although the late resume and the outcome both apply at the engine's time.
     db = SchedulerDb(f"{schema_prefix}scheduler")
     await paused_with_a_task(conn, db)
-    async with conn.transaction():
-        await db.add_input(conn, "s1", "mark", Input(T0 + timedelta(minutes=15), "outcome", "c00", "call", "Connected"))
-    await tick_until_idle(conn, db, T0 + timedelta(minutes=22))
-    async with conn.transaction():
-        await db.add_input(conn, "s1", "resume", Input(T0 + timedelta(minutes=20), "resume"))
-    await tick_until_idle(conn, db, T0 + timedelta(minutes=23))
+    await mark_then_tick(conn, db, 15)
+    await resume_then_tick(conn, db)
     assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
     assert not [line for line in await live_lines(conn, db) if line[3] == "completed"]
     assert await conn.fetchval(f"SELECT inputs_applied FROM {db.s}.sequences") == 4  # start, pause, mark, resume
