@@ -156,13 +156,20 @@ CALL_TEMPLATE: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def paused_with_a_task(conn: asyncpg.Connection, db: SchedulerDb) -> None:
+async def paused_with_a_task(conn: asyncpg.Connection, schema_prefix: str) -> SchedulerDb:
     """s1: c00 on its call task at 14:00, the sequence paused at 14:10 (ticked)."""
+    db = SchedulerDb(f"{schema_prefix}scheduler")
     await activate(conn, db, [{"id": "c00", "phone": "+15550000"}], CALL_TEMPLATE, {**ACTIVATION, "rate_limits": None})
     await tick_until_idle(conn, db, T0 + timedelta(minutes=1))
     async with conn.transaction():
         await db.add_input(conn, "s1", "pause", Input(T0 + timedelta(minutes=10), "pause"))
     await tick_until_idle(conn, db, T0 + timedelta(minutes=11))
+    return db
+
+
+async def inbox_and_completions(conn: asyncpg.Connection, db: SchedulerDb) -> tuple[int, list[Line]]:
+    inbox = await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox")
+    return inbox, [line for line in await live_lines(conn, db) if line[3] == "completed"]
 
 
 async def mark_then_tick(conn: asyncpg.Connection, db: SchedulerDb, minute: int) -> None:
@@ -186,16 +193,13 @@ async def test_a_mark_as_that_arrives_before_the_resume_it_followed_waits_for_it
     # The API accepted the Mark As at 14:21 after recording a resume at 14:20; the two travel on different
     # topics and the Mark As reaches the scheduler first. A tick in between keeps it (the sequence is still
     # paused there); once the resume arrives both apply, in their order, as the simulator has them.
-    db = SchedulerDb(f"{schema_prefix}scheduler")
-    await paused_with_a_task(conn, db)
+    db = await paused_with_a_task(conn, schema_prefix)
     await mark_then_tick(conn, db, 21)
-    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 1  # kept for the resume
-    assert not [line for line in await live_lines(conn, db) if line[3] == "completed"]
+    assert await inbox_and_completions(conn, db) == (1, [])  # kept for the resume
     assert await db.wake_for_inbox(conn) == 0  # a kept input does not wake the paused sequence
     await resume_then_tick(conn, db)
-    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
-    completed = [line for line in await live_lines(conn, db) if line[3] == "completed"]
-    assert completed == [("2026-12-01T14:22:00Z", "c00", "call", "completed")]  # late inputs: the engine's time
+    late = ("2026-12-01T14:22:00Z", "c00", "call", "completed")  # late inputs: the engine's time
+    assert await inbox_and_completions(conn, db) == (0, [late])
 
 
 async def test_a_mark_as_stamped_while_paused_is_refused_when_the_later_resume_arrives(
@@ -203,10 +207,8 @@ async def test_a_mark_as_stamped_while_paused_is_refused_when_the_later_resume_a
 ) -> None:
     # An outcome at 14:15, inside the pause (14:10-14:20): kept until the resume arrives, then refused as the
     # simulator refuses it, although the late resume and the outcome both apply at the engine's time.
-    db = SchedulerDb(f"{schema_prefix}scheduler")
-    await paused_with_a_task(conn, db)
+    db = await paused_with_a_task(conn, schema_prefix)
     await mark_then_tick(conn, db, 15)
     await resume_then_tick(conn, db)
-    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
-    assert not [line for line in await live_lines(conn, db) if line[3] == "completed"]
+    assert await inbox_and_completions(conn, db) == (0, [])
     assert await conn.fetchval(f"SELECT inputs_applied FROM {db.s}.sequences") == 4  # start, pause, mark, resume
