@@ -250,12 +250,14 @@ class SchedulerDb(EngineRows):
         the input committed then sets its wake without it; this finds such an input on the next tick loop.
         Rows a tick holds now are skipped (it or the next loop sees them), and so are the user actions a paused
         sequence keeps for its resume (HELD_WHILE_PAUSED). Returns how many were woken."""
-        waiting = "NOT (coalesce((q.state->>'paused')::bool, false) AND i.input->>'type' = ANY($1::text[]))"
+        def waiting(seq: str) -> str:  # an input of sequence `seq` that its tick would take
+            return (f"i.sequence_id = {seq}.id AND NOT (coalesce(({seq}.state->>'paused')::bool, false) "
+                    "AND i.input->>'type' = ANY($1::text[]))")  # fmt: skip
+
         status = await c.execute(
-            f"UPDATE {self.s}.sequences s SET wake_at = (SELECT min(i.at) FROM {self.s}.inbox i, {self.s}.sequences q "
-            f"WHERE q.id = s.id AND i.sequence_id = s.id AND {waiting}) WHERE s.id IN (SELECT q.id FROM "
-            f"{self.s}.sequences q WHERE q.started AND q.error IS NULL AND EXISTS (SELECT 1 FROM {self.s}.inbox i "
-            f"WHERE i.sequence_id = q.id AND (q.wake_at IS NULL OR i.at < q.wake_at) AND {waiting}) "
+            f"UPDATE {self.s}.sequences s SET wake_at = (SELECT min(i.at) FROM {self.s}.inbox i WHERE {waiting('s')}) "
+            f"WHERE s.id IN (SELECT q.id FROM {self.s}.sequences q WHERE q.started AND q.error IS NULL AND EXISTS "
+            f"(SELECT 1 FROM {self.s}.inbox i WHERE {waiting('q')} AND (q.wake_at IS NULL OR i.at < q.wake_at)) "
             "FOR UPDATE SKIP LOCKED)",
             list(HELD_WHILE_PAUSED),
         )  # fmt: skip
