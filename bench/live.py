@@ -4,8 +4,8 @@ N contacts on an automatic sequence with no limits (`--steps email` or `email,sm
 the API, with `--replicas` of each service. In one run on the same broker it prints: the raw produce rate
 of one aiokafka producer; the end-to-end rate from the activation request to the last message at the
 local SMTP/SMS servers, the time to the first message and the latency percentiles; the peak RSS of every
-process; the share of sends each scheduler and dispatcher replica handled; the CPU seconds per delivered
-message of seqflow's processes (services, broker and the PostgreSQL backends of the benchmark database)
+process; the share of sends each scheduler and dispatcher replica handled (and of the lane slices when the
+schedulers share the sequence in rounds); the CPU seconds per delivered message of seqflow's processes (services, broker and the PostgreSQL backends of the benchmark database)
 with the local SMTP/SMS stubs counted apart; and the ratio of the end-to-end rate to the raw produce rate.
 Usage: .venv/bin/python bench/live.py [--contacts 2000] [--replicas scheduler=2,dispatcher=2] [--steps email,sms]
 """
@@ -125,6 +125,8 @@ async def drive(stack: Stack, n: int, steps: list[str], limit: float) -> None:
         print("scheduler_share", await shares(http, stack, "scheduler", "seqflow_engine_actions_total",
                                               {"action": "email_sent"}))  # fmt: skip
         print("dispatcher_share", await shares(http, stack, "dispatcher", "seqflow_sends_total", {"status": "sent"}))
+        print("scheduler_lane_share", await shares(http, stack, "scheduler", "seqflow_round_work_total",
+                                                   {"kind": "lane"}))  # fmt: skip
 
 
 def report(n: int, want: int, started: float, times: list[float], raw: float, cpu: dict[str, float]) -> None:

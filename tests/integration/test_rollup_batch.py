@@ -25,15 +25,6 @@ BOB = ContactData(id="c-bob", first_name="Bob", email="bob@example.org")
 
 
 @pytest.fixture
-async def conn(pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(pg_dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 def store(schema_prefix: str) -> RollupStore:
     return RollupStore(f"{schema_prefix}rollup_sync")
 

@@ -126,13 +126,13 @@ async def run_ticks(app: SeqflowApp, db: SchedulerDb, clock: Clock, metrics: Sch
     async with app.pool.acquire() as conn:
         await db.wake_for_inbox(conn)
         while True:
-            async with conn.transaction():
-                result = await tick_one(conn, db, app.topic_names, app.settings.sms_from, now)
+            async with conn.transaction():  # lanes of open rounds and whole sequences take turns
+                result = await tick_one(conn, db, app.topic_names, app.settings.sms_from, now, done % 2 == 0)
             if result is None:
                 break
             done += 1
             if metrics is not None:
-                metrics.observe(result.actions, now)
+                metrics.observe(result, now)
             await drain_outbox(app, db, conn)
         await drain_outbox(app, db, conn)
         if metrics is not None:

@@ -14,6 +14,7 @@ import asyncpg
 
 from seqflow.rules.state import Input, SequenceState
 from seqflow_scheduler.engine_db import EngineRows
+from seqflow_scheduler.round_db import RoundRows
 from seqflow_scheduler.snapshot import input_json, state_json
 
 OUTBOX_PARTS = 16
@@ -42,9 +43,18 @@ class SequenceRow:
     advanced_to: datetime
     roster_missing: int = 0  # roster members whose membership event has not arrived
     roster_size: int = 0
+    round_to: datetime | None = None  # the instant of the open round, if any (round_db.py)
 
 
-class SchedulerDb(EngineRows):
+def sequence_row(r: asyncpg.Record) -> SequenceRow:
+    return SequenceRow(
+        r["id"], r["name"], r["rollup_id"], json.loads(r["template"]), json.loads(r["activation"]),
+        json.loads(r["primary_user"]), r["activated_at"], json.loads(r["state"]), r["advanced_to"],
+        r["roster_missing"], r["roster_size"], r["round_to"],
+    )  # fmt: skip
+
+
+class SchedulerDb(EngineRows, RoundRows):
     """Every query of the scheduler; `s` is the (possibly prefixed) schema name."""
 
     def __init__(self, schema: str) -> None:
@@ -193,18 +203,14 @@ class SchedulerDb(EngineRows):
         return [(r["contact_id"], r["sequence_id"]) for r in rows]
 
     async def claim_due(self, c: asyncpg.Connection, now: datetime) -> SequenceRow | None:
-        """Lock one sequence with work due; other replicas skip it (FOR UPDATE SKIP LOCKED)."""
+        """Lock one sequence with work due; other replicas skip it (FOR UPDATE SKIP LOCKED). One in a round
+        is worked by lanes (rounds.py) until the round closes."""
         r = await c.fetchrow(
-            f"SELECT * FROM {self.s}.sequences WHERE wake_at <= $1 ORDER BY wake_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            f"SELECT * FROM {self.s}.sequences WHERE wake_at <= $1 AND round_to IS NULL ORDER BY wake_at LIMIT 1 "
+            "FOR UPDATE SKIP LOCKED",
             now,
         )
-        if r is None:
-            return None
-        return SequenceRow(
-            r["id"], r["name"], r["rollup_id"], json.loads(r["template"]), json.loads(r["activation"]),
-            json.loads(r["primary_user"]), r["activated_at"], json.loads(r["state"]), r["advanced_to"],
-            r["roster_missing"], r["roster_size"],
-        )  # fmt: skip
+        return None if r is None else sequence_row(r)
 
     async def save_sequence(
         self, c: asyncpg.Connection, sequence_id: str, state: SequenceState, advanced_to: datetime,
@@ -239,7 +245,7 @@ class SchedulerDb(EngineRows):
         if wakes:
             await c.execute(
                 f"UPDATE {self.s}.sequences s SET wake_at = w.at FROM unnest($1::text[], $2::timestamptz[]) "
-                "AS w(id, at) WHERE s.id = w.id AND s.started AND s.error IS NULL "
+                "AS w(id, at) WHERE s.id = w.id AND s.started AND s.error IS NULL AND s.round_to IS NULL "
                 "AND (s.wake_at IS NULL OR s.wake_at > w.at)",
                 list(wakes), list(wakes.values()),
             )  # fmt: skip
@@ -256,7 +262,8 @@ class SchedulerDb(EngineRows):
 
         status = await c.execute(
             f"UPDATE {self.s}.sequences s SET wake_at = (SELECT min(i.at) FROM {self.s}.inbox i WHERE {waiting('s')}) "
-            f"WHERE s.id IN (SELECT q.id FROM {self.s}.sequences q WHERE q.started AND q.error IS NULL AND EXISTS "
+            f"WHERE s.id IN (SELECT q.id FROM {self.s}.sequences q WHERE q.started AND q.error IS NULL "
+            "AND q.round_to IS NULL AND EXISTS "
             f"(SELECT 1 FROM {self.s}.inbox i WHERE {waiting('q')} AND (q.wake_at IS NULL OR i.at < q.wake_at)) "
             "FOR UPDATE SKIP LOCKED)",
             list(HELD_WHILE_PAUSED),

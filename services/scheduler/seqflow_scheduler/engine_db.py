@@ -46,17 +46,19 @@ class EngineRows:
         )  # fmt: skip
         return [enrollment_from(r["state"]) for r in rows]
 
-    async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment]) -> None:
-        """One statement for the whole batch (arrays unnested), not one round trip per enrollment."""
+    async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment],
+                               seen: datetime) -> None:  # fmt: skip
+        """One statement for the whole batch (arrays unnested), not one round trip per enrollment; `seen` is
+        the instant their engine ran to."""
         if not es:
             return
         await c.execute(
-            f"INSERT INTO {self.s}.enrollments (sequence_id, contact_id, state, finished, due_at) "
-            "SELECT $1, * FROM unnest($2::text[], $3::jsonb[], $4::bool[], $5::timestamptz[]) "
+            f"INSERT INTO {self.s}.enrollments (sequence_id, contact_id, state, finished, due_at, seen_to) "
+            "SELECT $1, *, $6 FROM unnest($2::text[], $3::jsonb[], $4::bool[], $5::timestamptz[]) "
             "ON CONFLICT (sequence_id, contact_id) DO UPDATE SET state = EXCLUDED.state, "
-            "finished = EXCLUDED.finished, due_at = EXCLUDED.due_at",
+            "finished = EXCLUDED.finished, due_at = EXCLUDED.due_at, seen_to = EXCLUDED.seen_to",
             sequence_id, [e.contact_id for e in es], [enrollment_json(e) for e in es], [e.finished for e in es],
-            [timer_at(e) for e in es],
+            [timer_at(e) for e in es], seen,
         )  # fmt: skip
 
     async def next_due(self, c: asyncpg.Connection, sequence_id: str) -> datetime | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from seqflow.rules.state import Action
+from seqflow_scheduler.running import TickResult
 
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 DUE_WORK = frozenset({"email_sent", "sms_sent", "task_due", "send_failed"})
@@ -26,6 +26,10 @@ class SchedulerMetrics:
         )  # fmt: skip
         self.actions = Counter("seqflow_engine_actions_total", "Engine actions by kind", ["action"], registry=registry)
         self.ticks = Counter("seqflow_sequence_ticks_total", "Sequences advanced by a tick", registry=registry)
+        self.rounds = Counter(
+            "seqflow_round_work_total", "What this replica did of rounds that share a big sequence between "
+            "replicas: round_opened, lane (a slice of a lane), round_closed", ["kind"], registry=registry,
+        )  # fmt: skip
         self.quarantined = Gauge(
             "seqflow_sequences_quarantined", "Sequences set aside (state error) because they failed to tick",
             registry=registry,
@@ -35,9 +39,12 @@ class SchedulerMetrics:
             registry=registry,
         )  # fmt: skip
 
-    def observe(self, actions: list[Action], now: datetime) -> None:
-        self.ticks.inc()
-        for a in actions:
+    def observe(self, result: TickResult, now: datetime) -> None:
+        if result.kind != "sequence":
+            self.rounds.labels(result.kind).inc()
+        if result.kind in ("sequence", "lane"):
+            self.ticks.inc()
+        for a in result.actions:
             self.actions.labels(a.action).inc()
             if a.action == "rate_limited":
                 self.rate_limit_waits.labels(a.detail.get("channel", "")).inc()
