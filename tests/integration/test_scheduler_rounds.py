@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from support.api import eventually
 from support.scheduler_ticks import ACTIVATION, T0, activate, live_lines, simulated, tick_until_idle
 
 from seqflow.messaging.topics import Topics
@@ -158,3 +159,30 @@ async def test_an_input_that_reaches_a_lane_after_its_contact_ran_past_it_applie
     got = await live_lines(conn, db)
     assert ("2026-12-01T14:10:00Z", early, "intro", "exited") in got
     assert len([line for line in got if line[3] == "email_sent"]) == 12
+
+
+async def test_a_lane_whose_replica_dies_mid_slice_is_run_again_by_another(
+    conn: asyncpg.Connection, pg_dsn: str, schema_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replica takes a lane and dies before it commits (its connection drops): the slice's work rolls back,
+    # the lane's lock goes with the connection, and the other replica runs the lane; nothing is sent twice.
+    monkeypatch.setattr(load, "SLICE", 8)
+    contacts = people(40)
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await activate(conn, db, contacts, TEMPLATE, UNLIMITED)
+    now = T0 + timedelta(minutes=1)
+    await tick(conn, db, now)  # opens the round
+    doomed = await asyncpg.connect(pg_dsn)
+    tx = doomed.transaction()
+    await tx.start()
+    lost = await tick_one(doomed, db, Topics(), SMS_FROM, now)
+    assert sent(lost)
+    pid = doomed.get_server_pid()
+    doomed.terminate()
+    gone = "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
+    await eventually(lambda: conn.fetchval(gone, pid), bool, "the server rolled the slice back", 10)
+    await tick_until_idle(conn, db, now)
+    got = await live_lines(conn, db)
+    assert got == simulated(contacts, now, TEMPLATE, UNLIMITED)
+    assert len([line for line in got if line[3] == "email_sent"]) == 40
+    assert await round_to(conn, db) is None
