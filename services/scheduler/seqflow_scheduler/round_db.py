@@ -24,6 +24,7 @@ LANES = 16
 # As indexed by migration 0012 (the planner uses the indexes only for these exact expressions).
 LANE_OF_ENROLLMENT = "(hashtext(contact_id) & 15)"
 LANE_OF_INPUT = "(hashtext(input->>'contact') & 15)"
+CONTACT_OF_INPUT = "(input->>'contact')"
 
 
 class RoundRows:
@@ -75,16 +76,17 @@ class RoundRows:
 
     async def lane_contacts(self, c: asyncpg.Connection, sequence_id: str, lane: int, upto: datetime,
                             most: int) -> list[str]:  # fmt: skip
-        """The first `most` contacts of a lane with a timer or an input due by `upto`, earliest work first."""
+        """Up to `most` contacts of a lane with work due by `upto`: those whose timers are due first, then those
+        with inputs, by id (index walks that stop after `most`). Any such set will do: a slice runs whole
+        contacts, and the round ends only when none is left."""
         rows = await c.fetch(
-            f"WITH w AS ((SELECT contact_id, due_at AS at FROM {self.s}.enrollments WHERE sequence_id = $1 "
-            f"AND {LANE_OF_ENROLLMENT} = $2 AND due_at <= $3 ORDER BY due_at LIMIT $4) UNION ALL "
-            f"(SELECT input->>'contact', at FROM {self.s}.inbox WHERE sequence_id = $1 AND {LANE_OF_INPUT} = $2 "
-            "AND at <= $3 ORDER BY at, id LIMIT $4)) "
-            "SELECT contact_id FROM w GROUP BY contact_id ORDER BY min(at), contact_id LIMIT $4",
+            f"(SELECT contact_id FROM {self.s}.enrollments WHERE sequence_id = $1 AND {LANE_OF_ENROLLMENT} = $2 "
+            "AND due_at <= $3 ORDER BY due_at LIMIT $4) UNION ALL "
+            f"(SELECT DISTINCT {CONTACT_OF_INPUT} FROM {self.s}.inbox WHERE sequence_id = $1 AND {LANE_OF_INPUT} = $2 "
+            f"AND at <= $3 ORDER BY 1 LIMIT $4)",
             sequence_id, lane, upto, most,
         )  # fmt: skip
-        return [r["contact_id"] for r in rows]
+        return list(dict.fromkeys(r[0] for r in rows))[:most]
 
     async def enrollments_seen(self, c: asyncpg.Connection, sequence_id: str,
                                contacts: list[str]) -> tuple[list[Enrollment], dict[str, datetime]]:  # fmt: skip
@@ -100,8 +102,8 @@ class RoundRows:
                                contacts: list[str]) -> list[dict[str, Any]]:  # fmt: skip
         """These contacts' inputs by `upto`, removed from the inbox, in (instant, arrival) order."""
         rows = await c.fetch(
-            f"DELETE FROM {self.s}.inbox USING unnest($4::text[]) AS c(id) WHERE sequence_id = $1 "
-            f"AND {LANE_OF_INPUT} = $2 AND at <= $3 AND input->>'contact' = c.id RETURNING inbox.id, at, input",
+            f"DELETE FROM {self.s}.inbox WHERE sequence_id = $1 AND {LANE_OF_INPUT} = $2 "
+            f"AND {CONTACT_OF_INPUT} = ANY($4::text[]) AND at <= $3 RETURNING id, at, input",  # a probe a contact
             sequence_id, lane, upto, contacts,
         )  # fmt: skip
         return [json.loads(r["input"]) for r in sorted(rows, key=lambda r: (r["at"], r["id"]))]

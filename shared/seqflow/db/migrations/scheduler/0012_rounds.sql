@@ -14,7 +14,8 @@ CREATE TABLE {schema}.round_lanes (
     PRIMARY KEY (sequence_id, lane)
 );
 CREATE INDEX sequences_round ON {schema}.sequences (round_to) WHERE round_to IS NOT NULL;
--- The lane expressions must stay the same as in seqflow_scheduler/round_db.py (LANE_OF_ENROLLMENT, LANE_OF_INPUT).
+-- The expressions must stay the same as in seqflow_scheduler/round_db.py (LANE_OF_ENROLLMENT, LANE_OF_INPUT,
+-- CONTACT_OF_INPUT).
 CREATE INDEX enrollments_lane_due ON {schema}.enrollments (sequence_id, (hashtext(contact_id) & 15), due_at)
  WHERE due_at IS NOT NULL;
-CREATE INDEX inbox_lane ON {schema}.inbox (sequence_id, (hashtext(input->>'contact') & 15), at, id);
+CREATE INDEX inbox_lane ON {schema}.inbox (sequence_id, (hashtext(input->>'contact') & 15), (input->>'contact'), at);
