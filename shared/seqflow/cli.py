@@ -14,9 +14,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pydantic import ValidationError
+
 from seqflow.db.migrate import ensure_database, migrate_all
+from seqflow.domain.errors import validation_issues
 from seqflow.logs import JsonFormatter, configure_logging
-from seqflow.settings import DEFAULT_WEB_PORTS, Settings
+from seqflow.settings import DEFAULT_WEB_PORTS, ENV_PREFIX, Settings
 from seqflow.stack import Stack
 
 SERVICE_ENTRYPOINTS = {
@@ -57,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     service = args.command if args.command in SERVICE_HELP else "seqflow"
-    settings = Settings.from_env(service)
+    try:
+        settings = Settings.from_env(service)
+    except ValidationError as exc:  # a bad setting: name it, change nothing, exit 2
+        for path, what in validation_issues(exc):
+            print(f"seqflow: {ENV_PREFIX}{path.upper()}: {what}", file=sys.stderr)
+        sys.exit(2)
     configure_logging(service, settings.log_level)
     sys.exit(run_command(args, settings))
 
