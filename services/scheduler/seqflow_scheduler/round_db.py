@@ -49,8 +49,9 @@ class RoundRows:
         ))  # fmt: skip
 
     async def open_round(self, c: asyncpg.Connection, sequence_id: str, to: datetime) -> int:
-        """A lane row for every lane with work due by `to` (an index probe each); the sequence sleeps while
-        its lanes run (lanes and finished rounds are found without a wake). Returns how many lanes have work."""
+        """A lane row for every lane with work due by `to` (an index probe each), and the sequence in the round.
+        Its wake stays at `to` (due, as seen from outside) but claims skip it: lanes and finished rounds are
+        found through `round_lanes`. Returns how many lanes have work."""
         status = await c.execute(
             f"INSERT INTO {self.s}.round_lanes (sequence_id, lane) SELECT $1, l FROM generate_series(0, $3 - 1) l "
             f"WHERE EXISTS (SELECT 1 FROM {self.s}.enrollments WHERE sequence_id = $1 AND {LANE_OF_ENROLLMENT} = l "
@@ -61,7 +62,7 @@ class RoundRows:
         lanes = int(status.split()[-1])
         if lanes:
             await c.execute(
-                f"UPDATE {self.s}.sequences SET round_to = $2, wake_at = NULL WHERE id = $1", sequence_id, to
+                f"UPDATE {self.s}.sequences SET round_to = $2, wake_at = $2 WHERE id = $1", sequence_id, to
             )
         return lanes
 
