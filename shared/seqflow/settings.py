@@ -30,7 +30,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PositiveInt
 
 ENV_PREFIX = "SEQFLOW_"
 
@@ -66,6 +66,7 @@ class Settings(BaseModel):
     public_url: str = "http://127.0.0.1:8000"
     admin_token: str = "dev-admin-token"  # noqa: S105 - a dev default, overridden in production
     tick_seconds: float = 1.0
+    scheduler_slice: PositiveInt = 1000  # due timers and inputs of an unlimited sequence a tick or lane slice takes
     datadir: str = ".seqflow"
 
     @classmethod

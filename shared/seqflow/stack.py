@@ -38,6 +38,7 @@ class Stack:
     replicas: dict[str, int] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     drop_schemas_on_close: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # more settings for every service (SEQFLOW_...)
     broker_port: int | None = None
     dsn: str = ""
     broker: BrokerProcess | None = None
@@ -92,7 +93,7 @@ class Stack:
             "SEQFLOW_CLOCK": self.clock, "SEQFLOW_TICK_SECONDS": str(self.tick_seconds),
             "SEQFLOW_SMTP_PORT": str(self.ports["smtp"]), "SEQFLOW_SMS_URL": self.sms_url,
             "SEQFLOW_SMS_ACCOUNT_SID": SMS_SID, "SEQFLOW_SMS_AUTH_TOKEN": SMS_TOKEN,
-            "SEQFLOW_DATADIR": str(self.workdir / "data"),
+            "SEQFLOW_DATADIR": str(self.workdir / "data"), **self.env,
         }  # fmt: skip
 
     def service_ports(self) -> dict[str, int]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.observe import clocked_stack
 
 from seqflow.clock import set_file_clock
 from seqflow.stack import Stack
@@ -24,7 +24,6 @@ def clock_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def stack(tmp_path: Path, pg_dsn: str, clock_file: Path) -> Iterator[Stack]:
-    """One stack per test: its own broker, schemas (dropped after) and a file clock set to T0."""
-    with Stack(tmp_path / "stack", database_url=pg_dsn, schema_prefix=f"e{uuid.uuid4().hex[:8]}_",
-               clock=f"file:{clock_file}", tick_seconds=0.1, drop_schemas_on_close=True) as s:  # fmt: skip
+    """One stack per test, its file clock set to T0."""
+    with clocked_stack(tmp_path, pg_dsn, clock_file) as s:
         yield s

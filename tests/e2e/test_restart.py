@@ -17,12 +17,20 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from support.api import Api, eventually, make_user
+from support.api import eventually
 from support.kafka import Collector, wait_for
-from support.observe import Send, ledger, published, scheduler_caught_up, sms_received, watching
+from support.observe import (
+    Send,
+    activate_once_copied,
+    ledger,
+    published,
+    scheduler_caught_up,
+    simulated_sends,
+    sms_received,
+    watching,
+)
 
 from seqflow.clock import set_file_clock
-from seqflow.rules.simulate import Scenario, run
 from seqflow.stack import Stack
 
 T0 = datetime.fromisoformat("2026-12-01T14:00:00+00:00")  # Tue 09:00 in New York
@@ -50,11 +58,7 @@ PAST_ALL = datetime.fromisoformat("2026-12-04T17:00:00+00:00")  # Fri 12:00: eve
 
 def expected_sends(until: datetime) -> list[Send]:
     """(at, contact, channel) of every send the engine makes up to `until`, by the simulator."""
-    sc = Scenario.model_validate({"template": TEMPLATE, "activation": ACTIVATION, "activated_at": T0,
-                                  "contacts": CONTACTS, "until": until})  # fmt: skip
-    actions, _ = run(sc)
-    channel = {"email_sent": "email", "sms_sent": "sms"}
-    return sorted((a.at, a.contact, channel[a.action]) for a in actions if a.action in channel)
+    return simulated_sends(TEMPLATE, ACTIVATION, CONTACTS, T0, until)
 
 
 async def sent_rows(conn: asyncpg.Connection, prefix: str, n: int, what: str, limit: float = 60) -> None:
@@ -65,17 +69,6 @@ async def sent_rows(conn: asyncpg.Connection, prefix: str, n: int, what: str, li
 async def sent_count(conn: asyncpg.Connection, prefix: str, n: int, what: str) -> None:
     """At least `n` ledger rows sent (a paced backlog: how many went before the clock jump may vary)."""
     await eventually(lambda: ledger(conn, prefix), lambda rows: [r["status"] for r in rows].count("sent") >= n, what)
-
-
-async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection) -> None:
-    admin = Api(http, stack.api)
-    alice = await make_user(admin, "alice")
-    template = await alice.ok("POST", "/templates", TEMPLATE)
-    rollup = await alice.ok("POST", "/rollups", {"name": "Durable people"})
-    await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})
-    members = f"SELECT count(*) FROM {stack.schema_prefix}scheduler.members WHERE present"
-    await eventually(lambda: conn.fetchval(members), lambda n: n == N, "every member in the scheduler's copy")
-    await alice.ok("POST", "/sequences", {**ACTIVATION, "template_id": template["id"], "rollup_id": rollup["id"]})
 
 
 async def assert_each_send_once(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection,
@@ -99,7 +92,7 @@ async def assert_each_send_once(http: aiohttp.ClientSession, stack: Stack, conn:
 async def activated(stack: Stack) -> AsyncIterator[tuple[aiohttp.ClientSession, asyncpg.Connection, Collector]]:
     """The stack ready and watched (see `watching`), with the sequence activated on its ten contacts."""
     async with watching(stack) as (http, conn, sends):
-        await activate(http, stack, conn)
+        await activate_once_copied(http, stack, conn, TEMPLATE, ACTIVATION, CONTACTS)
         yield http, conn, sends
 
 

@@ -11,23 +11,29 @@ were alive throughout.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.api import Api, eventually, make_user
+from support.api import eventually
 from support.kafka import wait_for
-from support.observe import ledger, published, scheduler_caught_up, sms_received, watching
+from support.observe import (
+    activate_once_copied,
+    clocked_stack,
+    ledger,
+    published,
+    scheduler_caught_up,
+    simulated_sends,
+    sms_received,
+    watching,
+)
 
 from seqflow.clock import set_file_clock
 from seqflow.rules.ratelimit import window_violations
-from seqflow.rules.simulate import Scenario, run
 from seqflow.stack import Stack
 
 T0 = datetime.fromisoformat("2026-12-01T14:00:00+00:00")  # Tue 09:00 in New York
@@ -54,19 +60,13 @@ CONTACTS = [
 
 @pytest.fixture
 def stack(tmp_path: Path, pg_dsn: str, clock_file: Path) -> Iterator[Stack]:
-    with Stack(tmp_path / "stack", database_url=pg_dsn, schema_prefix=f"e{uuid.uuid4().hex[:8]}_",
-               clock=f"file:{clock_file}", tick_seconds=0.1, replicas={"scheduler": 2, "dispatcher": 2},
-               drop_schemas_on_close=True) as s:  # fmt: skip
+    with clocked_stack(tmp_path, pg_dsn, clock_file, replicas={"scheduler": 2, "dispatcher": 2}) as s:
         yield s
 
 
 def expected_sends(until: datetime) -> list[tuple[datetime, str, str]]:
     """(at, contact, channel) of every send the engine grants up to `until`, by the simulator."""
-    sc = Scenario.model_validate({"template": TEMPLATE, "activation": ACTIVATION, "activated_at": T0,
-                                  "contacts": CONTACTS, "until": until})  # fmt: skip
-    actions, _ = run(sc)
-    channel = {"email_sent": "email", "sms_sent": "sms"}
-    return [(a.at, a.contact, channel[a.action]) for a in actions if a.action in channel]
+    return simulated_sends(TEMPLATE, ACTIVATION, CONTACTS, T0, until)
 
 
 async def sends_total(http: aiohttp.ClientSession, port: int) -> dict[tuple[str, str], float]:
@@ -76,20 +76,6 @@ async def sends_total(http: aiohttp.ClientSession, port: int) -> dict[tuple[str,
             if f.name == "seqflow_sends" for s in f.samples if s.name == "seqflow_sends_total"}  # fmt: skip
 
 
-async def activate(http: aiohttp.ClientSession, stack: Stack, conn: asyncpg.Connection) -> None:
-    admin = Api(http, stack.api)
-    alice = await make_user(admin, "alice")
-    template = await alice.ok("POST", "/templates", TEMPLATE)
-    rollup = await alice.ok("POST", "/rollups", {"name": "Scale people"})
-    await alice.ok("POST", f"/rollups/{rollup['id']}/members", {"contacts": CONTACTS})
-    # Activate only once the scheduler's read copy holds every member: otherwise the members whose events
-    # arrive after the activation enter in a later tick of the same instant, and the limiter has already
-    # given that instant's slots to the others (all sends still keep the limit, but not in contact order).
-    members = f"SELECT count(*) FROM {stack.schema_prefix}scheduler.members WHERE present"
-    await eventually(lambda: conn.fetchval(members), lambda n: n == N, f"{N} members in the scheduler's read copy")
-    await alice.ok("POST", "/sequences", {**ACTIVATION, "template_id": template["id"], "rollup_id": rollup["id"]})
-
-
 async def test_two_replicas_of_each_service_send_everything_once_within_the_rate_limits(
     stack: Stack, clock_file: Path
 ) -> None:
@@ -97,7 +83,7 @@ async def test_two_replicas_of_each_service_send_everything_once_within_the_rate
     assert len(final) == 2 * N  # the scenario finishes within the day (6 hours of email at 10 per hour)
     prefix = stack.schema_prefix
     async with watching(stack) as (http, conn, sends):
-        await activate(http, stack, conn)
+        await activate_once_copied(http, stack, conn, TEMPLATE, ACTIVATION, CONTACTS)
         await eventually(lambda: conn.fetchval(f"SELECT count(*) FROM {prefix}scheduler.enrollments"),
                          lambda n: n == N, f"{N} enrollments")  # fmt: skip
 

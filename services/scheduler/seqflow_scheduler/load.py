@@ -28,6 +28,12 @@ UNLIMITED_HEAD = 1000  # an unlimited queue only holds what waits (removed enrol
 SLICE = 1000  # due enrollments and inputs one tick of a sequence without rate limits takes at most
 
 
+def configure(slice_size: int) -> None:
+    """This process's SLICE, from its settings (`SEQFLOW_SCHEDULER_SLICE`)."""
+    global SLICE
+    SLICE = slice_size
+
+
 @dataclass
 class Loaded:
     inputs: list[Input]
