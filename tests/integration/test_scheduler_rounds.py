@@ -186,3 +186,29 @@ async def test_a_lane_whose_replica_dies_mid_slice_is_run_again_by_another(
     assert got == simulated(contacts, now, TEMPLATE, UNLIMITED)
     assert len([line for line in got if line[3] == "email_sent"]) == 40
     assert await round_to(conn, db) is None
+
+
+async def test_a_pause_that_arrives_while_lanes_run_applies_when_the_round_closes_at_its_instant(
+    conn: asyncpg.Connection, schema_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The round runs to 14:01. A pause stamped 14:00:30 arrives after it opened (late for it, as it would be
+    # for a whole tick to 14:01 that had already read the inbox): no lane takes it (it names no contact), the
+    # round finishes, and the pause applies at 14:01, the round's instant. The SMS an hour later never goes.
+    monkeypatch.setattr(load, "SLICE", 4)
+    contacts = people(40)
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await activate(conn, db, contacts, TEMPLATE, UNLIMITED)
+    now = T0 + timedelta(minutes=1)
+    await tick(conn, db, now)  # opens the round
+    assert sent(await tick(conn, db, now))  # one slice of a lane
+    async with conn.transaction():
+        await db.add_input(conn, "s1", "pause", Input(T0 + timedelta(seconds=30), "pause"))
+    await tick_until_idle(conn, db, now)
+    assert await round_to(conn, db) is None
+    for t in (T0 + timedelta(hours=2), T0 + timedelta(days=1)):
+        await tick_until_idle(conn, db, t)
+    got = await live_lines(conn, db)
+    assert got == simulated(contacts, T0 + timedelta(days=1), TEMPLATE, UNLIMITED, [Input(now, "pause")])
+    assert len([line for line in got if line[3] == "email_sent"]) == 40
+    assert not [line for line in got if line[3] == "sms_sent"]
+    assert await conn.fetchval(f"SELECT count(*) FROM {db.s}.inbox") == 0
