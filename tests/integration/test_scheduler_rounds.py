@@ -161,17 +161,25 @@ async def test_an_input_that_reaches_a_lane_after_its_contact_ran_past_it_applie
     assert len([line for line in got if line[3] == "email_sent"]) == 12
 
 
+async def round_of_40(conn: asyncpg.Connection, schema_prefix: str, monkeypatch: pytest.MonkeyPatch,
+                      slice_size: int) -> tuple[SchedulerDb, list[dict[str, Any]], datetime]:  # fmt: skip
+    """40 contacts activated at T0 and a round opened to 14:01 (`slice_size` contacts a slice)."""
+    monkeypatch.setattr(load, "SLICE", slice_size)
+    contacts = people(40)
+    db = SchedulerDb(f"{schema_prefix}scheduler")
+    await activate(conn, db, contacts, TEMPLATE, UNLIMITED)
+    now = T0 + timedelta(minutes=1)
+    opened = await tick(conn, db, now)
+    assert opened.kind == "round_opened"
+    return db, contacts, now
+
+
 async def test_a_lane_whose_replica_dies_mid_slice_is_run_again_by_another(
     conn: asyncpg.Connection, pg_dsn: str, schema_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A replica takes a lane and dies before it commits (its connection drops): the slice's work rolls back,
     # the lane's lock goes with the connection, and the other replica runs the lane; nothing is sent twice.
-    monkeypatch.setattr(load, "SLICE", 8)
-    contacts = people(40)
-    db = SchedulerDb(f"{schema_prefix}scheduler")
-    await activate(conn, db, contacts, TEMPLATE, UNLIMITED)
-    now = T0 + timedelta(minutes=1)
-    await tick(conn, db, now)  # opens the round
+    db, contacts, now = await round_of_40(conn, schema_prefix, monkeypatch, 8)
     doomed = await asyncpg.connect(pg_dsn)
     tx = doomed.transaction()
     await tx.start()
@@ -194,12 +202,7 @@ async def test_a_pause_that_arrives_while_lanes_run_applies_when_the_round_close
     # The round runs to 14:01. A pause stamped 14:00:30 arrives after it opened (late for it, as it would be
     # for a whole tick to 14:01 that had already read the inbox): no lane takes it (it names no contact), the
     # round finishes, and the pause applies at 14:01, the round's instant. The SMS an hour later never goes.
-    monkeypatch.setattr(load, "SLICE", 4)
-    contacts = people(40)
-    db = SchedulerDb(f"{schema_prefix}scheduler")
-    await activate(conn, db, contacts, TEMPLATE, UNLIMITED)
-    now = T0 + timedelta(minutes=1)
-    await tick(conn, db, now)  # opens the round
+    db, contacts, now = await round_of_40(conn, schema_prefix, monkeypatch, 4)
     assert sent(await tick(conn, db, now))  # one slice of a lane
     async with conn.transaction():
         await db.add_input(conn, "s1", "pause", Input(T0 + timedelta(seconds=30), "pause"))
