@@ -40,11 +40,18 @@ class EngineRows:
         self, c: asyncpg.Connection, sequence_id: str, contacts: Iterable[str]
     ) -> list[Enrollment]:
         """These contacts' enrollments, finished ones too (an input may name a contact that has finished)."""
+        es, _ = await self.enrollments_seen(c, sequence_id, list(contacts))
+        return es
+
+    async def enrollments_seen(self, c: asyncpg.Connection, sequence_id: str,
+                               contacts: list[str]) -> tuple[list[Enrollment], dict[str, datetime]]:  # fmt: skip
+        """These contacts' enrollments, and the instant each one's engine last ran to (when known)."""
         rows = await c.fetch(
-            f"SELECT state FROM {self.s}.enrollments WHERE sequence_id = $1 AND contact_id = ANY($2::text[])",
-            sequence_id, list(contacts),
+            f"SELECT state, seen_to FROM {self.s}.enrollments WHERE sequence_id = $1 AND contact_id = ANY($2::text[])",
+            sequence_id, contacts,
         )  # fmt: skip
-        return [enrollment_from(r["state"]) for r in rows]
+        es = [enrollment_from(r["state"]) for r in rows]
+        return es, {e.contact_id: r["seen_to"] for e, r in zip(es, rows, strict=True) if r["seen_to"] is not None}
 
     async def save_enrollments(self, c: asyncpg.Connection, sequence_id: str, es: list[Enrollment],
                                seen: datetime) -> None:  # fmt: skip

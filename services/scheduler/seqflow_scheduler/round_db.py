@@ -17,14 +17,19 @@ from typing import Any
 import asyncpg
 
 from seqflow.rules.engine import QueueItem
-from seqflow.rules.state import Enrollment
-from seqflow_scheduler.snapshot import enrollment_from
 
 LANES = 16
 # As indexed by migration 0012 (the planner uses the indexes only for these exact expressions).
 LANE_OF_ENROLLMENT = "(hashtext(contact_id) & 15)"
 LANE_OF_INPUT = "(hashtext(input->>'contact') & 15)"
 CONTACT_OF_INPUT = "(input->>'contact')"
+
+
+def lane_has_work(s: str, lane: str, upto: str) -> str:
+    """SQL: lane `lane` of sequence $1 has a timer or an input due by `upto` (two index probes)."""
+    return (f"(EXISTS (SELECT 1 FROM {s}.enrollments WHERE sequence_id = $1 AND {LANE_OF_ENROLLMENT} = {lane} "
+            f"AND due_at <= {upto}) OR EXISTS (SELECT 1 FROM {s}.inbox WHERE sequence_id = $1 "
+            f"AND {LANE_OF_INPUT} = {lane} AND at <= {upto}))")  # fmt: skip
 
 
 class RoundRows:
@@ -54,9 +59,7 @@ class RoundRows:
         found through `round_lanes`. Returns how many lanes have work."""
         status = await c.execute(
             f"INSERT INTO {self.s}.round_lanes (sequence_id, lane) SELECT $1, l FROM generate_series(0, $3 - 1) l "
-            f"WHERE EXISTS (SELECT 1 FROM {self.s}.enrollments WHERE sequence_id = $1 AND {LANE_OF_ENROLLMENT} = l "
-            f"AND due_at <= $2) OR EXISTS (SELECT 1 FROM {self.s}.inbox WHERE sequence_id = $1 "
-            f"AND {LANE_OF_INPUT} = l AND at <= $2)",
+            f"WHERE {lane_has_work(self.s, 'l', '$2')}",
             sequence_id, to, LANES,
         )  # fmt: skip
         lanes = int(status.split()[-1])
@@ -88,16 +91,6 @@ class RoundRows:
             sequence_id, lane, upto, most,
         )  # fmt: skip
         return list(dict.fromkeys(r[0] for r in rows))[:most]
-
-    async def enrollments_seen(self, c: asyncpg.Connection, sequence_id: str,
-                               contacts: list[str]) -> tuple[list[Enrollment], dict[str, datetime]]:  # fmt: skip
-        """These contacts' enrollments, and the instant each one's engine last ran to (when known)."""
-        rows = await c.fetch(
-            f"SELECT state, seen_to FROM {self.s}.enrollments WHERE sequence_id = $1 AND contact_id = ANY($2::text[])",
-            sequence_id, contacts,
-        )  # fmt: skip
-        es = [enrollment_from(r["state"]) for r in rows]
-        return es, {e.contact_id: r["seen_to"] for e, r in zip(es, rows, strict=True) if r["seen_to"] is not None}
 
     async def take_lane_inputs(self, c: asyncpg.Connection, sequence_id: str, lane: int, upto: datetime,
                                contacts: list[str]) -> list[dict[str, Any]]:  # fmt: skip
@@ -131,10 +124,8 @@ class RoundRows:
         """Count a slice's inputs on its lane, and mark the lane done when none of its work is due by `upto`
         any more; whether it is. The sequence row is not touched: other lanes go on meanwhile."""
         return bool(await c.fetchval(
-            f"UPDATE {self.s}.round_lanes SET applied = applied + $4, done = NOT EXISTS (SELECT 1 FROM "
-            f"{self.s}.enrollments WHERE sequence_id = $1 AND {LANE_OF_ENROLLMENT} = $2 AND due_at <= $3) "
-            f"AND NOT EXISTS (SELECT 1 FROM {self.s}.inbox WHERE sequence_id = $1 AND {LANE_OF_INPUT} = $2 "
-            "AND at <= $3) WHERE sequence_id = $1 AND lane = $2 RETURNING done",
+            f"UPDATE {self.s}.round_lanes SET applied = applied + $4, done = NOT {lane_has_work(self.s, '$2', '$3')} "
+            "WHERE sequence_id = $1 AND lane = $2 RETURNING done",
             sequence_id, lane, upto, applied,
         ))  # fmt: skip
 

@@ -22,7 +22,6 @@ import asyncpg
 
 from seqflow.messaging.topics import Topics
 from seqflow.rules.gates import gates_for, whole_seconds
-from seqflow.rules.state import SequenceState
 from seqflow_scheduler import load as loading
 from seqflow_scheduler.db import SchedulerDb, SequenceRow, sequence_row
 from seqflow_scheduler.load import Loaded, save_queues, unlimited
@@ -30,21 +29,26 @@ from seqflow_scheduler.running import Setup, TickResult, clamp, guarded, runtime
 from seqflow_scheduler.snapshot import input_from, state_from
 
 
-def may_share(row: SequenceRow, setup: Setup, state: SequenceState, to: datetime) -> bool:
+def may_share(row: SequenceRow, setup: Setup, to: datetime) -> bool:
     """Whether the rules let the contacts' work up to `to` run apart: no rate limit (a limit grants slots in
-    (due, contact) order across contacts), not paused or ended, the roster complete, and no end instant."""
+    (due, contact) order across contacts), the roster complete, no end instant, not paused or ended (the
+    state is read last: a limited sequence never needs it here)."""
+    if not unlimited(setup.activation) or row.roster_missing:
+        return False
     end = gates_for(setup.activation).end
-    return (unlimited(setup.activation) and not state.paused and state.ended_at is None
-            and row.roster_missing == 0 and not (end is not None and row.advanced_to < end <= to))  # fmt: skip
+    if end is not None and row.advanced_to < end <= to:
+        return False
+    state = state_from(row.state)
+    return not state.paused and state.ended_at is None
 
 
 async def open_if_big(conn: asyncpg.Connection, db: SchedulerDb, row: SequenceRow, setup: Setup,
                       now: datetime) -> bool:  # fmt: skip
     """Open a round to `now` for a claimed sequence whose due work is more than a slice and may be shared."""
     to = max(whole_seconds(now), whole_seconds(row.advanced_to))
-    if not may_share(row, setup, state_from(row.state), to):
-        return False
-    if await db.sequence_wide_pending(conn, row.id, to) or not await db.backlog_over(conn, row.id, to, loading.SLICE):
+    if not may_share(row, setup, to) or not await db.backlog_over(conn, row.id, to, loading.SLICE):
+        return False  # most ticks end here: the backlog query walks at most a slice
+    if await db.sequence_wide_pending(conn, row.id, to):
         return False
     return await db.open_round(conn, row.id, to) > 0
 
